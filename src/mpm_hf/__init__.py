@@ -1,0 +1,34 @@
+"""mpm-hf: MPM (Masked Pose Modeling, Zhang et al. 2023) as a Hugging Face transformers-style package."""
+
+from .auto import AutoModelForPoseCompletion, AutoModelForPoseLifting, register_auto_classes
+from .configuration_mpm import MPMConfig
+from .modeling_mpm import (
+    MPMForMaskedPoseModeling,
+    MPMForPoseCompletion,
+    MPMForPoseLifting,
+    MPMMaskedPoseModelingOutput,
+    MPMModel,
+    MPMModelOutput,
+    MPMPoseCompletionOutput,
+    MPMPoseLiftingOutput,
+    MPMPreTrainedModel,
+)
+
+__version__ = "0.1.0"
+
+register_auto_classes()
+
+__all__ = [
+    "AutoModelForPoseCompletion",
+    "AutoModelForPoseLifting",
+    "MPMConfig",
+    "MPMForMaskedPoseModeling",
+    "MPMForPoseCompletion",
+    "MPMForPoseLifting",
+    "MPMMaskedPoseModelingOutput",
+    "MPMModel",
+    "MPMModelOutput",
+    "MPMPoseCompletionOutput",
+    "MPMPoseLiftingOutput",
+    "MPMPreTrainedModel",
+]

@@ -1,0 +1,45 @@
+"""Registration of MPM with the ``transformers`` Auto classes, and the project's ``AutoModelForPoseLifting``."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from transformers import AutoConfig, AutoModel, AutoModelForPreTraining
+from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAutoMapping
+
+from .configuration_mpm import MPMConfig
+from .modeling_mpm import MPMForMaskedPoseModeling, MPMForPoseCompletion, MPMForPoseLifting, MPMModel
+
+
+class AutoModelForPoseLifting(_BaseAutoModelClass):
+    """``AutoModelForPoseLifting.from_pretrained(folder_or_repo)`` -> the lifting head registered for its config."""
+
+    _model_mapping = _LazyAutoMapping(OrderedDict(), OrderedDict())
+
+
+class AutoModelForPoseCompletion(_BaseAutoModelClass):
+    """``AutoModelForPoseCompletion.from_pretrained(folder_or_repo)`` -> the completion head for its config."""
+
+    _model_mapping = _LazyAutoMapping(OrderedDict(), OrderedDict())
+
+
+def register_auto_classes() -> None:
+    """Register MPM with AutoConfig/AutoModel/AutoModelForPreTraining and the project Auto classes (idempotent).
+
+    Each class is also registered for ``trust_remote_code`` export: ``save_pretrained`` copies
+    ``configuration_mpm.py``, ``modeling_mpm.py`` and ``masking.py`` next to the weights and writes ``auto_map``
+    into ``config.json``, so the folder loads with ``AutoModel.from_pretrained(folder, trust_remote_code=True)``
+    without this package.
+    """
+    AutoConfig.register(MPMConfig.model_type, MPMConfig, exist_ok=True)
+    AutoModel.register(MPMConfig, MPMModel, exist_ok=True)
+    AutoModelForPreTraining.register(MPMConfig, MPMForMaskedPoseModeling, exist_ok=True)
+    AutoModelForPoseLifting.register(MPMConfig, MPMForPoseLifting, exist_ok=True)
+    AutoModelForPoseCompletion.register(MPMConfig, MPMForPoseCompletion, exist_ok=True)
+
+    MPMConfig.register_for_auto_class()
+    MPMModel.register_for_auto_class("AutoModel")
+    MPMForMaskedPoseModeling.register_for_auto_class("AutoModelForPreTraining")
+    # A lifting or completion folder is loaded by AutoModel with remote code: its saved class is the head itself.
+    MPMForPoseLifting.register_for_auto_class("AutoModel")
+    MPMForPoseCompletion.register_for_auto_class("AutoModel")
