@@ -1,0 +1,122 @@
+"""Off-screen rendering: animations, static figures and loss curves come out as real, non-blank images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+from PIL import Image
+
+from mpm_hf import visualization
+from mpm_hf.keypoints import H36M_17
+from mpm_hf.visualization import (
+    CENTER_COLOR,
+    LEFT_COLOR,
+    RIGHT_COLOR,
+    plot_loss_curves,
+    plot_pose_2d,
+    plot_pose_3d,
+    render_animation,
+    save_pose_figure,
+)
+
+NUM_FRAMES = 5
+
+
+@pytest.fixture
+def sequence() -> tuple[np.ndarray, np.ndarray]:
+    """A short moving sequence in camera coordinates (metres, 4 m in front) and its 2D projection."""
+    rng = np.random.default_rng(0)
+    template = rng.normal(scale=0.3, size=(H36M_17.num_joints, 3))
+    sway = np.sin(np.linspace(0, np.pi, NUM_FRAMES))[:, None, None] * np.array([0.2, 0.0, 0.1])
+    poses = template + sway + np.array([0.0, 0.0, 4.0])
+    keypoints = 1000 * poses[..., :2] / poses[..., 2:] + 500  # pixels
+    return poses, keypoints
+
+
+def _assert_non_trivial_png(path):
+    assert path.exists() and path.stat().st_size > 5_000
+    pixels = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
+    assert pixels.std() > 1.0
+
+
+def test_gif_has_every_frame(sequence, tmp_path):
+    poses, keypoints = sequence
+    path = render_animation(poses, keypoints, tmp_path / "out" / "walk.gif", fps=10, progress=False, dpi=40)
+    assert path.exists()
+    with Image.open(path) as gif:
+        assert gif.n_frames == NUM_FRAMES
+        assert gif.size[0] > gif.size[1]  # 2D and 3D panels side by side
+
+
+def test_gif_of_3d_only_with_missing_joints_and_max_frames(sequence, tmp_path):
+    poses, _ = sequence
+    poses = torch.tensor(poses)
+    poses[:, 3] = float("nan")
+    poses[1] = float("nan")  # a frame with nothing to draw
+    path = render_animation(poses, None, tmp_path / "nan.gif", max_frames=3, progress=False, dpi=40)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 3
+        assert gif.size[0] == gif.size[1]
+
+
+def test_mp4_without_ffmpeg_is_a_clear_error(sequence, tmp_path, monkeypatch):
+    monkeypatch.setattr(visualization.writers, "is_available", lambda name: False)
+    with pytest.raises(RuntimeError, match="ffmpeg"):
+        render_animation(sequence[0], None, tmp_path / "walk.mp4", progress=False)
+    with pytest.raises(ValueError, match=r"\.gif or \.mp4"):
+        render_animation(sequence[0], None, tmp_path / "walk.avi", progress=False)
+
+
+def test_shape_errors(sequence, tmp_path):
+    poses, keypoints = sequence
+    with pytest.raises(ValueError, match="the pose has 16"):
+        save_pose_figure(poses[0, :16], tmp_path / "x.png")
+    with pytest.raises(ValueError, match="keypoints_2d"):
+        render_animation(poses, keypoints[:3], tmp_path / "x.gif", progress=False)
+
+
+def test_pose_figure_overlay_with_nan_joints(sequence, tmp_path):
+    poses, _ = sequence
+    prediction = poses[0].copy()
+    prediction[[0, 10]] = np.nan  # the root too: the view then centres on the other joints
+    path = save_pose_figure(
+        np.stack([prediction, poses[0]]),
+        tmp_path / "pose.png",
+        labels=["prediction", "ground truth"],
+        title="S9",
+    )
+    _assert_non_trivial_png(path)
+    _assert_non_trivial_png(save_pose_figure(poses[1], tmp_path / "single.png", coordinates="world"))
+
+
+def test_left_and_right_limbs_get_their_colours(sequence):
+    poses, keypoints = sequence
+    pose = poses[0].copy()
+    pose[H36M_17.left_joints[0]] = np.nan
+    figure = Figure()
+    ax_3d = plot_pose_3d(figure.add_subplot(1, 2, 1, projection="3d"), pose)
+    ax_2d = plot_pose_2d(figure.add_subplot(1, 2, 2), keypoints[0], H36M_17)
+    assert ax_2d.yaxis_inverted()
+    for ax in (ax_3d, ax_2d):
+        bone_lines = ax.lines[: len(H36M_17.bones)]
+        colours = {to_hex(line.get_color()) for line in bone_lines}
+        assert colours == {LEFT_COLOR, RIGHT_COLOR, CENTER_COLOR}
+        for (child, _), line in zip(H36M_17.bones, bone_lines, strict=True):
+            if child in H36M_17.left_joints:
+                assert to_hex(line.get_color()) == LEFT_COLOR
+            elif child in H36M_17.right_joints:
+                assert to_hex(line.get_color()) == RIGHT_COLOR
+    hidden = [i for i, (c, p) in enumerate(H36M_17.bones) if H36M_17.left_joints[0] in (c, p)]
+    assert hidden and all(len(ax_3d.lines[i].get_data_3d()[0]) == 0 for i in hidden)
+
+
+def test_loss_curves_png(tmp_path):
+    history = {
+        "train/loss": [(step, 1.0 / (1 + step)) for step in range(0, 200, 10)],
+        "eval/loss": [(50, 0.05), (100, 0.02), (150, 0.012)],
+        "unused": [],
+    }
+    _assert_non_trivial_png(plot_loss_curves(history, tmp_path / "curves" / "loss.png", log_scale=True))
