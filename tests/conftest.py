@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.hub_fixtures import hub_env, hub_server  # noqa: F401
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -1,0 +1,287 @@
+"""Mapping of the released MPM checkpoints (stage-I ``MPMmask2``, stage-II ``Model``, ``refine``) onto our classes.
+
+The release stores pointwise ``Conv1d`` weights ``(out, in, 1)``, four separate attention projections
+(``linears.0..3`` = query, key, value, output), a strided ``Conv1d`` ``(C, H, 3)``, LayerNorms as ``a_2``/``b_2``
+and three strided position embeddings. We fuse Q/K/V into one projection, use ``Linear`` layers and stack the
+strided embeddings; the numerics are the same (see ``tests/test_conversion.py``, which compares against a
+re-implementation of the released design).
+
+The release defines a final LayerNorm (``*.model.norm``) in every transformer that its forward never applies:
+those tensors are dropped, and listed as such in the report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .configuration_mpm import MPMConfig, default_strides
+
+TASKS = ("pretrain", "lifting")
+
+
+@dataclass
+class ConversionReport:
+    """What the conversion did: unused release tensors, our tensors the release does not have."""
+
+    dropped: list[str] = field(default_factory=list)
+    initialised: list[str] = field(default_factory=list)
+
+
+def load_released_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a released ``.pth``: a plain state dict, or a dict holding one (``model``, ``state_dict``, ...).
+
+    ``module.`` prefixes left by ``nn.DataParallel`` are stripped. Raises ``ValueError`` naming the file when it
+    cannot be read or holds no tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--checkpoint: file not found: {path}")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt / non-checkpoint files
+        raise ValueError(f"--checkpoint {path}: not a readable PyTorch checkpoint ({error})") from error
+    if isinstance(loaded, dict) and not any(isinstance(v, torch.Tensor) for v in loaded.values()):
+        for key in ("state_dict", "model", "model_pos", "model_state_dict", "net"):
+            if isinstance(loaded.get(key), dict):
+                loaded = loaded[key]
+                break
+    if not isinstance(loaded, dict) or not loaded:
+        raise ValueError(f"--checkpoint {path}: expected a state dict of tensors, got {type(loaded).__name__}")
+    tensors = {k: v for k, v in loaded.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise ValueError(f"--checkpoint {path}: expected a state dict of tensors, found none")
+    return {re.sub(r"^module\.", "", key): value for key, value in tensors.items()}
+
+
+def _transformer_layer_rules(source: str, target: str, strided: bool) -> list[tuple[str, str, str]]:
+    """(release pattern, our pattern, transform) for the layers of one transformer."""
+    rules = [
+        (rf"{source}\.layers\.(\d+)\.self_attn\.linears\.3\.(weight|bias)", rf"{target}.layers.\1.attention.out_proj.\2",
+         "copy"),
+        (rf"{source}\.layers\.(\d+)\.sublayer\.0\.norm\.a_2", rf"{target}.layers.\1.attention_norm.weight", "copy"),
+        (rf"{source}\.layers\.(\d+)\.sublayer\.0\.norm\.b_2", rf"{target}.layers.\1.attention_norm.bias", "copy"),
+        (rf"{source}\.layers\.(\d+)\.sublayer\.1\.norm\.a_2", rf"{target}.layers.\1.feed_forward_norm.weight", "copy"),
+        (rf"{source}\.layers\.(\d+)\.sublayer\.1\.norm\.b_2", rf"{target}.layers.\1.feed_forward_norm.bias", "copy"),
+        (rf"{source}\.layers\.(\d+)\.feed_forward\.w_1\.(weight|bias)", rf"{target}.layers.\1.feed_forward.fc1.\2",
+         "squeeze"),
+        (rf"{source}\.norm\.(a_2|b_2)", "", "drop"),
+    ]
+    if strided:
+        rules.append((rf"{source}\.layers\.(\d+)\.feed_forward\.w_2\.(weight|bias)",
+                      rf"{target}.layers.\1.feed_forward.temporal_conv.\2", "flatten"))
+    else:
+        rules.append((rf"{source}\.layers\.(\d+)\.feed_forward\.w_2\.(weight|bias)",
+                      rf"{target}.layers.\1.feed_forward.fc2.\2", "copy"))
+    return rules
+
+
+def _pose_encoder_rules(source: str, target: str) -> list[tuple[str, str, str]]:
+    return [
+        (rf"{source}\.fc_1\.(weight|bias)", rf"{target}.dense.\1", "squeeze"),
+        (rf"{source}\.bn_1\.(\w+)", rf"{target}.batch_norm.\1", "copy"),
+    ]
+
+
+def _head_rules(source: str, target: str) -> list[tuple[str, str, str]]:
+    return [
+        (rf"{source}\.0\.(\w+)", rf"{target}.batch_norm.\1", "copy"),
+        (rf"{source}\.1\.(weight|bias)", rf"{target}.dense.\1", "squeeze"),
+    ]
+
+
+SHARED_RULES = [
+    *_pose_encoder_rules("encoder2d", "mpm.encoder_2d"),
+    *_pose_encoder_rules("encoder3d", "mpm.encoder_3d"),
+    (r"shared_layers_spatial\.layers\.0\.w1\.(weight|bias)", r"mpm.spatial_mlp.residual_block.dense1.\1", "squeeze"),
+    (r"shared_layers_spatial\.layers\.0\.w2\.(weight|bias)", r"mpm.spatial_mlp.residual_block.dense2.\1", "squeeze"),
+    (r"shared_layers_spatial\.layers\.0\.batch_norm1\.(\w+)", r"mpm.spatial_mlp.residual_block.batch_norm1.\1",
+     "copy"),
+    (r"shared_layers_spatial\.layers\.0\.batch_norm2\.(\w+)", r"mpm.spatial_mlp.residual_block.batch_norm2.\1",
+     "copy"),
+    (r"shared_layers_spatial\.fc_2\.(weight|bias)", r"mpm.spatial_mlp.projection.\1", "squeeze"),
+    (r"shared_layers_temporal\.pos_embedding", "mpm.temporal_transformer.position_embeddings", "copy"),
+    *_transformer_layer_rules(r"shared_layers_temporal\.model", "mpm.temporal_transformer", strided=False),
+]
+
+PRETRAIN_RULES = [
+    *SHARED_RULES,
+    (r"spatial_mask_token2d", "mpm.spatial_mask_token_2d", "flatten_token"),
+    (r"spatial_mask_token3d", "mpm.spatial_mask_token_3d", "flatten_token"),
+    (r"dec_pos_embedding", "decoder.position_embeddings", "copy"),
+    (r"temporal_mask_token", "decoder.temporal_mask_token", "copy"),
+    (r"encoder_LN\.a_2", "decoder.encoder_norm.weight", "copy"),
+    (r"encoder_LN\.b_2", "decoder.encoder_norm.bias", "copy"),
+    *_transformer_layer_rules(r"decoder2d\.model", "decoder.decoder_2d", strided=False),
+    *_transformer_layer_rules(r"decoder3d\.model", "decoder.decoder_3d", strided=False),
+    *_head_rules(r"fcn_dec2d", "decoder.decoder_2d.head"),
+    *_head_rules(r"fcn_dec3d", "decoder.decoder_3d.head"),
+]
+
+LIFTING_RULES = [
+    *SHARED_RULES,
+    *_transformer_layer_rules(r"Transformer_reduce\.model", "strided_transformer", strided=True),
+    *_head_rules(r"fcn", "centre_head"),
+    *_head_rules(r"fcn_1", "sequence_head"),
+]
+
+REFINE_RULES = [
+    (r"post_refine\.0\.(weight|bias)", r"refine.dense_in.\1", "copy"),
+    (r"post_refine\.3\.(weight|bias)", r"refine.dense_out.\1", "copy"),
+]
+
+QKV_PATTERN = re.compile(r"^(.+)\.layers\.(\d+)\.self_attn\.linears\.([012])\.(weight|bias)$")
+STRIDED_EMBEDDING_PATTERN = re.compile(r"^Transformer_reduce\.model\.pos_embedding_([123])$")
+ATTENTION_PREFIXES = {
+    "shared_layers_temporal.model": "mpm.temporal_transformer",
+    "decoder2d.model": "decoder.decoder_2d",
+    "decoder3d.model": "decoder.decoder_3d",
+    "Transformer_reduce.model": "strided_transformer",
+}
+
+
+def _apply(transform: str, tensor: torch.Tensor) -> torch.Tensor:
+    if transform == "squeeze":
+        return tensor.squeeze(-1) if tensor.dim() == 3 else tensor
+    if transform == "flatten":
+        return tensor.reshape(tensor.shape[0], -1) if tensor.dim() == 3 else tensor
+    if transform == "flatten_token":
+        return tensor.reshape(-1)
+    return tensor
+
+
+def infer_config(state_dict: dict[str, torch.Tensor], task: str, num_frames: int, num_layers: int,
+                 use_refine: bool = False, downsample: int = 1) -> MPMConfig:
+    """An ``MPMConfig`` matching the released tensors; ``ValueError`` when they contradict the arguments."""
+    encoder = state_dict.get("encoder2d.fc_1.weight")
+    position = state_dict.get("shared_layers_temporal.pos_embedding")
+    if encoder is None or position is None:
+        raise ValueError("checkpoint: expected the released MPM tensors 'encoder2d.fc_1.weight' and "
+                         "'shared_layers_temporal.pos_embedding', not found: is this an MPM checkpoint?")
+    if position.shape[1] != num_frames:
+        raise ValueError(f"--num-frames: expected {position.shape[1]} (the checkpoint's position embedding), "
+                         f"got {num_frames}")
+    layers = {int(m.group(1)) for k in state_dict if (m := re.match(r"shared_layers_temporal\.model\.layers\.(\d+)\.", k))}
+    if len(layers) != num_layers:
+        raise ValueError(f"--num-layers: expected {len(layers)} (temporal layers in the checkpoint), got {num_layers}")
+    spatial = encoder.shape[0]
+    hidden = position.shape[2]
+    ffn = state_dict["shared_layers_temporal.model.layers.0.feed_forward.w_1.weight"].shape[0]
+    decoder_layers = {int(m.group(1)) for k in state_dict if (m := re.match(r"decoder2d\.model\.layers\.(\d+)\.", k))}
+    strides = default_strides(num_frames)
+    if task == "lifting":
+        reduce_layers = {int(m.group(1)) for k in state_dict
+                         if (m := re.match(r"Transformer_reduce\.model\.layers\.(\d+)\.", k))}
+        if len(reduce_layers) != len(strides):
+            raise ValueError(f"checkpoint: expected {len(strides)} strided layers for {num_frames} frames "
+                             f"(strides {strides}), found {len(reduce_layers)}")
+    return MPMConfig(
+        num_joints=encoder.shape[1] // 2,
+        num_frames=num_frames,
+        hidden_size=hidden,
+        spatial_hidden_size=spatial,
+        intermediate_size=ffn,
+        num_hidden_layers=num_layers,
+        num_decoder_layers=max(len(decoder_layers), 1),
+        strides=strides,
+        use_refine=use_refine,
+        downsample=downsample,
+    )
+
+
+def convert_state_dict(
+    state_dict: dict[str, torch.Tensor],
+    task: str,
+    refine_state_dict: dict[str, torch.Tensor] | None = None,
+) -> tuple[dict[str, torch.Tensor], ConversionReport]:
+    """Rename and reshape released tensors into our names. Unknown keys raise ``ValueError`` listing them."""
+    if task not in TASKS:
+        raise ValueError(f"--task: expected one of {TASKS}, got {task!r}")
+    rules = [(re.compile(f"^{pattern}$"), target, transform)
+             for pattern, target, transform in (PRETRAIN_RULES if task == "pretrain" else LIFTING_RULES)]
+    converted: dict[str, torch.Tensor] = {}
+    report = ConversionReport()
+    qkv_parts: dict[tuple[str, str, str], dict[int, torch.Tensor]] = {}
+    strided_embeddings: dict[int, torch.Tensor] = {}
+    unknown = []
+    for key, tensor in state_dict.items():
+        if (match := QKV_PATTERN.match(key)) and match.group(1) in ATTENTION_PREFIXES:
+            prefix, layer, index, kind = match.groups()
+            qkv_parts.setdefault((prefix, layer, kind), {})[int(index)] = tensor
+            continue
+        if task == "lifting" and (match := STRIDED_EMBEDDING_PATTERN.match(key)):
+            strided_embeddings[int(match.group(1))] = tensor
+            continue
+        for pattern, target, transform in rules:
+            if pattern.match(key):
+                if transform == "drop":
+                    report.dropped.append(key)
+                else:
+                    converted[pattern.sub(target, key)] = _apply(transform, tensor)
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ValueError(f"checkpoint: {len(unknown)} tensors not part of the released {task} model: {unknown}")
+    for (prefix, layer, kind), parts in qkv_parts.items():
+        if sorted(parts) != [0, 1, 2]:
+            raise ValueError(f"checkpoint: attention {prefix}.layers.{layer} lacks some of linears.0-2 ({kind})")
+        converted[f"{ATTENTION_PREFIXES[prefix]}.layers.{layer}.attention.qkv.{kind}"] = torch.cat(
+            [parts[0], parts[1], parts[2]], dim=0
+        )
+    if strided_embeddings:
+        converted["strided_transformer.position_embeddings"] = torch.cat(
+            [strided_embeddings[i] for i in sorted(strided_embeddings)], dim=0
+        )
+    if refine_state_dict is not None:
+        for key, tensor in refine_state_dict.items():
+            for pattern, target, _ in REFINE_RULES:
+                if re.match(f"^{pattern}$", key):
+                    converted[re.sub(f"^{pattern}$", target, key)] = tensor
+                    break
+            else:
+                raise ValueError(f"--refine: tensor {key!r} is not part of the released refine module")
+    return converted, report
+
+
+def convert_released_checkpoint(
+    state_dict: dict[str, torch.Tensor],
+    task: str,
+    num_frames: int,
+    num_layers: int,
+    refine_state_dict: dict[str, torch.Tensor] | None = None,
+    downsample: int = 1,
+):
+    """A ready model (``MPMForMaskedPoseModeling`` or ``MPMForPoseLifting``) holding the released weights.
+
+    Every one of our tensors must come from the checkpoint except those the release does not have (the lifting
+    model's 3D encoder and spatial mask tokens: freshly initialised, listed in ``report.initialised``); shape
+    mismatches and missing tensors raise ``ValueError`` listing them.
+    """
+    from .modeling_mpm import MPMForMaskedPoseModeling, MPMForPoseLifting
+
+    config = infer_config(state_dict, task, num_frames, num_layers, use_refine=refine_state_dict is not None,
+                          downsample=downsample)
+    converted, report = convert_state_dict(state_dict, task, refine_state_dict)
+    model = (MPMForMaskedPoseModeling if task == "pretrain" else MPMForPoseLifting)(config)
+    expected = model.state_dict()
+    mismatched = [f"{k}: ours {tuple(expected[k].shape)} vs checkpoint {tuple(v.shape)}"
+                  for k, v in converted.items() if k in expected and expected[k].shape != v.shape]
+    extra = sorted(set(converted) - set(expected))
+    optional = ("mpm.encoder_3d.", "mpm.spatial_mask_token_") if task == "lifting" else ()
+    missing = sorted(k for k in set(expected) - set(converted) if not k.startswith(optional))
+    problems = []
+    if mismatched:
+        problems.append(f"shape mismatches: {mismatched}")
+    if extra:
+        problems.append(f"tensors with no place in our model: {extra}")
+    if missing:
+        problems.append(f"tensors missing from the checkpoint: {missing}")
+    if problems:
+        raise ValueError("checkpoint does not match the released MPM layout; " + "; ".join(problems))
+    report.initialised = sorted(set(expected) - set(converted))
+    model.load_state_dict(converted, strict=False)
+    return model.eval(), report
