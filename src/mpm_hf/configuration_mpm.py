@@ -74,6 +74,9 @@ class MPMConfig(PretrainedConfig):
         use_refine (`bool`, defaults to `False`): add the release's refine module to the lifting head.
         refine_hidden_size (`int`, defaults to 1024).
         initializer_range (`float`, defaults to 0.02).
+        downsample (`int`, defaults to 1): frame step inside a window (the release's ``tds``: 2 for Human3.6M, a
+            243-frame window then spans 485 source frames). Inference windows use the step the model was trained
+            with.
 
     Units: 2D inputs are normalised screen coordinates (``x / w * 2 - 1``, ``y / w * 2 - h / w``); 3D poses are
     camera-space metres, root-relative (the pelvis, joint 0, is at the origin).
@@ -109,6 +112,7 @@ class MPMConfig(PretrainedConfig):
         use_refine: bool = False,
         refine_hidden_size: int = 1024,
         initializer_range: float = 0.02,
+        downsample: int = 1,
         **kwargs,
     ):
         self.num_joints = num_joints
@@ -137,6 +141,7 @@ class MPMConfig(PretrainedConfig):
         self.use_refine = use_refine
         self.refine_hidden_size = refine_hidden_size
         self.initializer_range = initializer_range
+        self.downsample = downsample
         super().__init__(**kwargs)
         self.validate_mpm()
 
@@ -175,6 +180,7 @@ class MPMConfig(PretrainedConfig):
               f"(lengths {strided_lengths(self.num_frames, self.strides)}), e.g. {default_strides(self.num_frames)}")
         for field in ("spatial_dropout", "hidden_dropout", "attention_dropout"):
             check(0.0 <= getattr(self, field) < 1.0, field, "a probability in [0, 1)")
+        check(isinstance(self.downsample, int) and self.downsample >= 1, "downsample", "a positive integer")
         check(self.layer_norm_eps > 0, "layer_norm_eps", "> 0")
         check(self.mask_strategy in MASK_STRATEGIES, "mask_strategy", f"one of {MASK_STRATEGIES}")
         check(isinstance(self.spatial_mask_num_joints, int)
