@@ -1,0 +1,57 @@
+"""Stage II: pose completion, partial 2D->3D (``--modality 2d``) or partial 3D->3D (``--modality 3d``).
+
+    accelerate launch examples/finetune_completion.py --init-from runs/stage1 --modality 3d \
+        --data-dir ../shared/data/h36m --output-dir runs/completion3d
+
+Hidden joints are tube masks (the same joints in every frame): random joints (``--spatial-mask-joints``) or the
+named body parts of ``--occlude`` (left_arm, right_leg, legs, arms, ...), fed through the learned mask token.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mpm_hf import MPMForPoseCompletion
+from mpm_hf.training.arguments import (
+    add_data_arguments,
+    add_model_arguments,
+    add_training_arguments,
+    model_config_from_args,
+    parse_with_config,
+    training_config_from_args,
+)
+from mpm_hf.data.windows import collate_windows
+from mpm_hf.training.datasets import build_windows
+from mpm_hf.training.loop import train
+from mpm_hf.training.tasks import CompletionStep
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(parser)
+    add_data_arguments(parser)
+    add_training_arguments(parser, learning_rate=1e-4, epochs=40)
+    parser.add_argument("--init-from", default=None, help="stage-I folder / Hub repo; omitted: from scratch")
+    parser.add_argument("--modality", choices=("2d", "3d"), default="3d")
+    parser.add_argument("--occlude", default="", help="comma-separated body parts to hide (default: random)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_with_config(build_parser(), argv)
+    if args.init_from:
+        model = MPMForPoseCompletion.from_pretrained(args.init_from)
+    else:
+        model = MPMForPoseCompletion(model_config_from_args(args))
+    model.config.downsample = args.downsample
+    dataset = build_windows(args, model.config.num_frames)
+    occluded = tuple(part for part in args.occlude.split(",") if part)
+    step = CompletionStep(args.modality, num_masked=model.config.spatial_mask_num_joints, occluded=occluded)
+    summary = train(model, dataset, step, training_config_from_args(args), collate_fn=collate_windows,
+                    run_config={"stage": f"completion_{args.modality}", "num_windows": len(dataset)})
+    print(f"[mpm-hf] completion done: {summary['global_step']} steps -> {args.output_dir}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

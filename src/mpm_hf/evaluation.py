@@ -1,0 +1,171 @@
+"""The paper's evaluation protocols: Human3.6M protocol #1/#2 per action, MPI-INF-3DHP PCK/AUC, completion.
+
+Every output frame is predicted from the window centred on it (``mode="per_frame"``, the paper's protocol) or,
+in the fast mode, by the sequence head over non-overlapping windows (``mode="sequence"``); reports say which.
+Errors are in millimetres.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .inference import lift_sequence, window_indices
+from .masking import resolve_joints
+from .metrics import MetricAccumulator, auc, mpjpe, pck
+
+COMPLETION_SETTINGS_2D: dict[str, tuple] = {
+    "1 joint": ("random", 1),
+    "2 joints": ("random", 2),
+    "2 legs": (("legs",), 0),
+    "2 arms": (("arms",), 0),
+    "left leg + left arm": (("left_arm_left_leg",), 0),
+    "right leg + right arm": (("right_arm_right_leg",), 0),
+}
+COMPLETION_SETTINGS_3D: dict[str, tuple] = {
+    "left arm": (("left_arm",), 0),
+    "right arm": (("right_arm",), 0),
+    "left leg": (("left_leg",), 0),
+    "right leg": (("right_leg",), 0),
+    "2 random joints": ("random", 2),
+}
+
+
+def _frames(sequence: dict, frame_step: int) -> np.ndarray:
+    """Indices of the evaluated frames (every ``frame_step``-th; ``valid_frames`` honoured when present)."""
+    frames = np.arange(0, len(sequence["poses_3d"]), frame_step)
+    if "valid_frames" in sequence:
+        frames = frames[np.asarray(sequence["valid_frames"], dtype=bool)[frames]]
+    return frames
+
+
+def evaluate_lifting(
+    model: torch.nn.Module,
+    sequences: Sequence[dict],
+    mode: str = "per_frame",
+    flip_test: bool = False,
+    batch_size: int = 512,
+    downsample: int = 1,
+    frame_step: int = 1,
+    progress: bool = True,
+    pck_auc: bool = False,
+) -> dict:
+    """Lift every sequence and score it against its ground truth.
+
+    Args:
+        sequences: dicts with ``keypoints_2d (N, J, 2)``, ``poses_3d (N, J, 3)`` metres root-relative,
+            optional ``valid (N, J)`` (invalid 2D joints are fed masked), ``action``, ``valid_frames (N,)``.
+        frame_step: evaluate every ``frame_step``-th frame (1 = all); windows are still centred on each of them.
+        pck_auc: also report PCK@150 mm and AUC (MPI-INF-3DHP).
+
+    Returns:
+        ``{"mpjpe", "p_mpjpe", "per_action", "num_frames", "mode", "flip_test", "wall_time_s", ...}`` (mm).
+    """
+    model.eval()
+    accumulator = MetricAccumulator()
+    predictions, targets = [], []
+    started = time.time()
+    total = sum(len(_frames(s, frame_step)) for s in sequences)
+    bar = tqdm(total=total, desc=f"evaluating ({mode})", disable=not progress, dynamic_ncols=True)
+    for sequence in sequences:
+        frames = _frames(sequence, frame_step)
+        if frames.size == 0:
+            continue
+        keypoints = np.asarray(sequence["keypoints_2d"], dtype=np.float32)
+        missing = ~np.asarray(sequence["valid"], dtype=bool) if "valid" in sequence else None
+        if mode == "per_frame" and frame_step > 1:
+            predicted = _lift_selected_frames(model, keypoints, missing, frames, flip_test, batch_size, downsample)
+        else:
+            predicted = lift_sequence(model, keypoints, missing, mode=mode, batch_size=batch_size,
+                                      flip_test=flip_test, downsample=downsample)[frames]
+        target = np.asarray(sequence["poses_3d"], dtype=np.float32)[frames]
+        accumulator.update(predicted, target, actions=sequence.get("action", "all"))
+        if pck_auc:
+            predictions.append(predicted)
+            targets.append(target)
+        bar.update(frames.size)
+    bar.close()
+    result = accumulator.summary()
+    result.update({"mode": mode, "flip_test": flip_test, "frame_step": frame_step,
+                   "wall_time_s": time.time() - started, "markdown": accumulator.markdown()})
+    if pck_auc and predictions:
+        predicted, target = np.concatenate(predictions), np.concatenate(targets)
+        result["pck"] = float(pck(predicted, target))
+        result["auc"] = float(auc(predicted, target))
+    return result
+
+
+@torch.inference_mode()
+def _lift_selected_frames(model, keypoints, missing, frames, flip_test, batch_size, downsample) -> np.ndarray:
+    """Centred windows for a subset of frames only (``frame_step`` > 1), batched."""
+    from .inference import _predict
+
+    device = next(model.parameters()).device
+    invalid = ~np.isfinite(keypoints).all(-1)
+    if missing is not None:
+        invalid |= missing
+    keypoints = np.where(invalid[..., None], 0.0, keypoints).astype(np.float32)
+    index = window_indices(len(keypoints), model.config.num_frames, downsample, centres=frames)
+    outputs = []
+    for begin in range(0, len(index), batch_size):
+        rows = index[begin : begin + batch_size]
+        windows = torch.from_numpy(keypoints[rows]).to(device)
+        masks = torch.from_numpy(invalid[rows]).to(device)
+        outputs.append(_predict(model, windows, masks, "centre", flip_test).float().cpu())
+    return torch.cat(outputs)[:, 0].numpy()
+
+
+@torch.inference_mode()
+def evaluate_completion(
+    model: torch.nn.Module,
+    sequences: Sequence[dict],
+    modality: str = "2d",
+    settings: dict[str, tuple] | None = None,
+    frame_step: int = 10,
+    batch_size: int = 256,
+    downsample: int = 1,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Centre-frame MPJPE (mm) of a completion model with named body parts occluded (the paper's Tables 3-4).
+
+    ``model`` is an ``MPMForPoseCompletion`` (or a lifting model for ``modality="2d"``: occluded 2D joints are
+    then fed masked to the lifting head). ``settings`` maps a row name to (body parts, 0) or ("random", k).
+    """
+    settings = settings or (COMPLETION_SETTINGS_2D if modality == "2d" else COMPLETION_SETTINGS_3D)
+    rng = np.random.default_rng(seed)
+    device = next(model.parameters()).device
+    num_frames, num_joints = model.config.num_frames, model.config.num_joints
+    key = "keypoints_2d" if modality == "2d" else "poses_3d"
+    results = {}
+    for name, (parts, count) in tqdm(settings.items(), desc="completion", disable=not progress):
+        errors = []
+        for sequence in sequences:
+            frames = _frames(sequence, frame_step)
+            inputs = np.asarray(sequence[key], dtype=np.float32)
+            index = window_indices(len(inputs), num_frames, downsample, centres=frames)
+            target = torch.from_numpy(np.asarray(sequence["poses_3d"], dtype=np.float32)[frames])
+            for begin in range(0, len(index), batch_size):
+                rows = index[begin : begin + batch_size]
+                mask = np.zeros((len(rows), num_frames, num_joints), dtype=bool)
+                if parts == "random":
+                    choice = np.argsort(rng.random((len(rows), num_joints - 1)), axis=1)[:, :count] + 1
+                    mask[np.arange(len(rows))[:, None], :, choice] = True
+                else:
+                    mask[..., resolve_joints(parts, num_joints)] = True
+                windows = torch.from_numpy(np.where(mask[..., None], 0.0, inputs[rows]).astype(np.float32))
+                output = model(poses=windows.to(device), spatial_mask=torch.from_numpy(mask).to(device))
+                centre = output.poses_3d[:, -1] if output.poses_3d.shape[1] == 1 else output.poses_3d[:, num_frames // 2]
+                errors.append(mpjpe(centre.float().cpu(), target[begin : begin + len(rows)], reduce="none"))
+        results[name] = 1000.0 * float(torch.cat(errors).mean())
+    return results
+
+
+def evaluate_pck(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """MPI-INF-3DHP summary: PCK@150 mm (%), AUC over 0-150 mm (%), MPJPE (mm)."""
+    return {"pck": float(pck(predicted, target)), "auc": float(auc(predicted, target)),
+            "mpjpe": 1000.0 * float(mpjpe(predicted, target))}

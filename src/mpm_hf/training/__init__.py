@@ -1,0 +1,1 @@
+"""Training shared by ``examples/``: the Accelerate loop, step functions per stage, arguments, datasets."""

@@ -1,0 +1,166 @@
+"""Command-line arguments shared by ``examples/``: every paper hyper-parameter is a flag defaulting to the paper.
+
+``--config FILE.{yaml,json}`` sets defaults from a file; flags given on the command line still win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..configuration_mpm import MASK_STRATEGIES, MPMConfig
+from .loop import OPTIMIZERS, TrainingConfig
+from .tasks import DetectorNoise
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model (used when not starting from a checkpoint)")
+    group.add_argument("--num-frames", type=int, default=243, help="window length T (paper: 243; also 27, 81)")
+    group.add_argument("--hidden-size", type=int, default=256, help="channel C of the temporal transformer")
+    group.add_argument("--intermediate-size", type=int, default=512, help="FFN width d_hid")
+    group.add_argument("--num-layers", type=int, default=4, help="shared temporal transformer layers")
+    group.add_argument("--num-heads", type=int, default=8)
+    group.add_argument("--num-joints", type=int, default=17)
+    group.add_argument("--mask-strategy", choices=MASK_STRATEGIES, default="spatio_temporal")
+    group.add_argument("--spatial-mask-joints", type=int, default=5, help="r_s: joints masked per frame")
+    group.add_argument("--temporal-mask-ratio", type=float, default=0.6, help="r_t: fraction of frames masked")
+    group.add_argument("--loss-weight-2d", type=float, default=2.0, help="lambda_m2m (paper 2.0; release 5.0)")
+    group.add_argument("--loss-weight-3d", type=float, default=3.0, help="lambda_m3m (paper 3.0; release 2.0)")
+    group.add_argument("--loss-weight-lift", type=float, default=8.0)
+    group.add_argument("--loss-weight-centre", type=float, default=1.0, help="lambda_ft")
+    group.add_argument("--loss-weight-sequence", type=float, default=1.0, help="lambda_ft-seq")
+    group.add_argument("--dropout", type=float, default=0.1, help="transformer and attention dropout")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, default_subjects: str = "S1,S5,S6,S7,S8") -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--dataset", type=_csv, default=["h36m"], help="corpora, comma separated: h36m,3dhp,amass")
+    group.add_argument("--data-dir", default="../shared/data/h36m", help="folder of the corpus files")
+    group.add_argument("--subjects", type=_csv, default=_csv(default_subjects), help="Human3.6M subjects")
+    group.add_argument("--keypoints", default="gt", help="2D source: gt, sh_pt_mpii, cpn_ft_h36m_dbb or a file")
+    group.add_argument("--downsample", type=int, default=2, help="tds: frame step inside a window (paper: 2)")
+    group.add_argument("--window-stride", type=int, default=1, help="step between training window centres")
+    group.add_argument("--no-flip-augment", dest="flip_augment", action="store_false",
+                       help="disable horizontal-flip augmentation")
+    group.add_argument("--noise-std", type=float, default=0.0, help="2D jitter, normalised screen units")
+    group.add_argument("--noise-outlier-prob", type=float, default=0.0)
+    group.add_argument("--noise-outlier-std", type=float, default=0.05)
+    group.add_argument("--noise-drop-prob", type=float, default=0.0, help="probability a 2D joint goes missing")
+
+
+def add_training_arguments(
+    parser: argparse.ArgumentParser, learning_rate: float, epochs: int, batch_size: int = 1024
+) -> None:
+    group = parser.add_argument_group("training")
+    group.add_argument("--config", help="YAML or JSON file of defaults for any flag (flag names with _)")
+    group.add_argument("--output-dir", required=False, default="outputs/run")
+    group.add_argument("--epochs", type=int, default=epochs)
+    group.add_argument("--max-steps", type=int, default=None, help="optimizer steps; overrides --epochs")
+    group.add_argument("--batch-size", type=int, default=batch_size, help="per process")
+    group.add_argument("--lr", type=float, default=learning_rate)
+    group.add_argument("--weight-decay", type=float, default=0.01)
+    group.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="adamw (paper) / adam_amsgrad")
+    group.add_argument("--lr-decay", type=float, default=0.97, help="multiplied into the lr every epoch")
+    group.add_argument("--lr-decay-steps", type=int, default=None, help="decay period in steps (default: epoch)")
+    group.add_argument("--max-grad-norm", type=float, default=1.0)
+    group.add_argument("--gradient-accumulation-steps", type=int, default=1)
+    group.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default="no")
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (0: at the end)")
+    group.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    group.add_argument("--log-every", type=int, default=10)
+    group.add_argument("--num-workers", type=int, default=0)
+    group.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
+    group.add_argument("--trackers", type=_csv, default=["jsonl", "tensorboard"])
+    group.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+def parse_with_config(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv``; values from ``--config`` become defaults, explicit flags override them."""
+    preliminary, _ = parser.parse_known_args(argv)
+    config_path = getattr(preliminary, "config", None)
+    if config_path:
+        parser.set_defaults(**load_config_file(config_path, parser))
+    return parser.parse_args(argv)
+
+
+def load_config_file(path: str | Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--config: file not found: {path}")
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        values = yaml.safe_load(text) or {}
+    else:
+        values = json.loads(text)
+    if not isinstance(values, dict):
+        raise ValueError(f"--config {path}: expected a mapping of flag names to values, got {type(values).__name__}")
+    known = {action.dest for action in parser._actions}
+    values = {key.replace("-", "_"): value for key, value in values.items()}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"--config {path}: unknown keys {unknown}")
+    return values
+
+
+def model_config_from_args(args: argparse.Namespace) -> MPMConfig:
+    return MPMConfig(
+        num_joints=args.num_joints,
+        num_frames=args.num_frames,
+        hidden_size=args.hidden_size,
+        intermediate_size=args.intermediate_size,
+        num_hidden_layers=args.num_layers,
+        num_attention_heads=args.num_heads,
+        mask_strategy=args.mask_strategy,
+        spatial_mask_num_joints=args.spatial_mask_joints,
+        temporal_mask_ratio=args.temporal_mask_ratio,
+        loss_weight_2d=args.loss_weight_2d,
+        loss_weight_3d=args.loss_weight_3d,
+        loss_weight_lift=args.loss_weight_lift,
+        loss_weight_centre=args.loss_weight_centre,
+        loss_weight_sequence=args.loss_weight_sequence,
+        hidden_dropout=args.dropout,
+        attention_dropout=args.dropout,
+    )
+
+
+def training_config_from_args(args: argparse.Namespace) -> TrainingConfig:
+    return TrainingConfig(
+        output_dir=args.output_dir,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        optimizer=args.optimizer,
+        lr_decay=args.lr_decay,
+        lr_decay_steps=args.lr_decay_steps,
+        max_grad_norm=args.max_grad_norm,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        seed=args.seed,
+        save_every=args.save_every,
+        resume=args.resume,
+        log_every=args.log_every,
+        num_workers=args.num_workers,
+        sync_bn=args.sync_bn,
+        trackers=tuple(args.trackers),
+        progress=args.progress,
+    )
+
+
+def noise_from_args(args: argparse.Namespace) -> DetectorNoise:
+    return DetectorNoise(
+        std=args.noise_std,
+        outlier_prob=args.noise_outlier_prob,
+        outlier_std=args.noise_outlier_std,
+        drop_prob=args.noise_drop_prob,
+    )

@@ -1,0 +1,378 @@
+"""The training loop shared by ``examples/``: Accelerate does devices, processes, precision and checkpoints.
+
+One loop for every stage: a *step function* turns a batch into a loss (stage I, lifting, completion), the loop does
+the rest: seeded data order (``use_seedable_sampler``), gradient accumulation, clipping, AdamW or the release's
+Adam+amsgrad, a per-epoch learning-rate decay, ``save_state`` checkpoints and exact ``--resume``, trackers
+(JSON lines and TensorBoard by default, W&B when installed and asked for), a progress bar, ``save_pretrained`` of
+the final model and a PNG of the loss curves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.tracking import GeneralTracker
+from accelerate.utils import (
+    DataLoaderConfiguration,
+    DistributedDataParallelKwargs,
+    ProjectConfiguration,
+    set_seed,
+)
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+StepFunction = Callable[[torch.nn.Module, dict[str, torch.Tensor], torch.Generator], tuple[torch.Tensor, dict]]
+StepCallback = Callable[[Accelerator, torch.nn.Module, int], None]
+
+OPTIMIZERS = ("adamw", "adam_amsgrad")
+CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass
+class TrainingConfig:
+    """Hyper-parameters of a run; defaults are the paper's where it gives one.
+
+    Attributes:
+        output_dir: run folder: ``checkpoints/``, ``logs/``, the final ``save_pretrained`` model, ``loss_curves.png``.
+        epochs: passes over the dataset (ignored when ``max_steps`` is set).
+        max_steps: optimizer steps to run; overrides ``epochs``.
+        batch_size: windows per process per forward pass (global batch = batch_size x processes x accumulation).
+        learning_rate: 1e-4 for stage I, 1.6e-3 (paper) / 7e-4 (release README) for lifting.
+        weight_decay: AdamW weight decay.
+        optimizer: ``adamw`` (paper) or ``adam_amsgrad`` (release).
+        lr_decay: multiplicative decay applied every ``lr_decay_steps`` optimizer steps (default: every epoch).
+        max_grad_norm: gradient clipping norm; ``None`` disables clipping.
+        gradient_accumulation_steps: forward/backward passes per optimizer step.
+        mixed_precision: ``no``, ``bf16`` or ``fp16`` (where the device supports it).
+        seed: seeds the model init, the data order, dropout and the mask samplers.
+        save_every: write a ``save_state`` checkpoint every this many steps (0: only at the end).
+        checkpoints_total_limit: keep at most this many checkpoints.
+        resume: continue from the latest checkpoint in ``output_dir/checkpoints``.
+        log_every: steps between tracker logs.
+        num_workers: DataLoader workers (0: fetch in the training process; batched fetching is fast).
+        sync_bn: convert BatchNorm to SyncBatchNorm for multi-process runs.
+        trackers: ``jsonl``, ``tensorboard``, ``wandb`` (those not installed are skipped with a warning).
+        progress: show a progress bar on the main process.
+    """
+
+    output_dir: str = "outputs/run"
+    epochs: int = 1
+    max_steps: int | None = None
+    batch_size: int = 1024
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    optimizer: str = "adamw"
+    lr_decay: float = 0.97
+    lr_decay_steps: int | None = None
+    max_grad_norm: float | None = 1.0
+    gradient_accumulation_steps: int = 1
+    mixed_precision: str = "no"
+    seed: int = 0
+    save_every: int = 0
+    checkpoints_total_limit: int | None = 3
+    resume: bool = False
+    log_every: int = 10
+    num_workers: int = 0
+    sync_bn: bool = False
+    trackers: Sequence[str] = field(default_factory=lambda: ("jsonl", "tensorboard"))
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.mixed_precision not in ("no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision: expected 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+        for name in ("batch_size", "gradient_accumulation_steps", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps: expected >= 1, got {self.max_steps}")
+
+
+class JSONLinesTracker(GeneralTracker):
+    """Writes one JSON object per ``log`` call to ``<logging_dir>/<run_name>.jsonl`` (appends on resume)."""
+
+    name = "jsonl"
+    requires_logging_directory = True
+
+    def __init__(self, run_name: str, logging_dir: str | os.PathLike):
+        super().__init__()
+        self.path = Path(logging_dir) / f"{run_name}.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def tracker(self) -> Path:
+        return self.path
+
+    def store_init_configuration(self, values: dict) -> None:
+        (self.path.parent / "config.json").write_text(json.dumps(values, indent=2, default=str))
+
+    def log(self, values: dict, step: int | None = None, **kwargs) -> None:
+        record = {"step": step, "time": time.time(), **{k: _to_python(v) for k, v in values.items()}}
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+def _to_python(value: Any) -> Any:
+    return value.item() if isinstance(value, torch.Tensor) else value
+
+
+def _make_trackers(names: Sequence[str], logging_dir: Path) -> list:
+    trackers: list = []
+    for name in names:
+        if name == "jsonl":
+            trackers.append(JSONLinesTracker("metrics", logging_dir))
+        elif name == "tensorboard":
+            try:
+                import tensorboard  # noqa: F401
+            except ImportError:
+                try:
+                    import tensorboardX  # noqa: F401
+                except ImportError:
+                    print("[mpm-hf] tensorboard is not installed: the TensorBoard tracker is skipped")
+                    continue
+            trackers.append("tensorboard")
+        elif name == "wandb":
+            try:
+                import wandb  # noqa: F401
+            except ImportError:
+                print("[mpm-hf] wandb is not installed: the W&B tracker is skipped")
+                continue
+            trackers.append("wandb")
+        else:
+            raise ValueError(f"trackers: expected names among ('jsonl', 'tensorboard', 'wandb'), got {name!r}")
+    return trackers
+
+
+def latest_checkpoint(output_dir: str | os.PathLike) -> Path | None:
+    """The ``checkpoint-<step>`` folder with the highest step under ``output_dir/checkpoints``, if any."""
+    root = Path(output_dir) / "checkpoints"
+    if not root.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name)) and p.is_dir()]
+    return max(found)[1] if found else None
+
+
+def build_optimizer(model: torch.nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+    """AdamW (paper) or Adam with amsgrad (release); no weight decay on biases, norms, embeddings and tokens."""
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        (no_decay if parameter.ndim < 2 or "embedding" in name or "token" in name else decay).append(parameter)
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.learning_rate)
+    return torch.optim.Adam(groups, lr=config.learning_rate, amsgrad=True)
+
+
+def _prune_checkpoints(output_dir: str, limit: int | None) -> None:
+    if not limit:
+        return
+    root = Path(output_dir) / "checkpoints"
+    found = sorted((int(m.group(1)), p) for p in root.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name)))
+    for _, path in found[:-limit]:
+        for child in sorted(path.rglob("*"), reverse=True):
+            child.unlink() if child.is_file() else child.rmdir()
+        path.rmdir()
+
+
+def train(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    step_fn: StepFunction,
+    config: TrainingConfig,
+    collate_fn: Callable | None = None,
+    callbacks: Sequence[StepCallback] = (),
+    run_config: dict | None = None,
+) -> dict[str, Any]:
+    """Train ``model`` on ``dataset`` with ``step_fn`` and return a summary (steps, time, last losses, paths).
+
+    Works unchanged on one CPU, one GPU, several GPUs or several nodes (``accelerate launch``). Killed and
+    restarted with ``resume=True``, a run continues from its latest checkpoint with the same data order and the same
+    random state, and reaches the same weights as an uninterrupted run.
+    """
+    output_dir = Path(config.output_dir)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        mixed_precision=config.mixed_precision,
+        log_with=_make_trackers(config.trackers, output_dir / "logs"),
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=config.seed),
+        # Mask tokens and the unused modality's encoder get no gradient in some steps.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+    set_seed(config.seed)
+    if config.sync_bn and accelerator.num_processes > 1:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+    loader = DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=True,
+        collate_fn=collate_fn,
+        num_workers=config.num_workers,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    batches_per_epoch = len(loader) // accelerator.num_processes
+    if batches_per_epoch < 1:
+        raise ValueError(
+            f"dataset: expected at least batch_size x processes = {config.batch_size * accelerator.num_processes} "
+            f"windows, got {len(dataset)}"
+        )
+    steps_per_epoch = max(batches_per_epoch // config.gradient_accumulation_steps, 1)
+    max_steps = config.max_steps or config.epochs * steps_per_epoch
+    decay_steps = config.lr_decay_steps or steps_per_epoch
+
+    optimizer = build_optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: config.lr_decay ** (step // decay_steps))
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+
+    global_step = 0
+    checkpoint = latest_checkpoint(output_dir) if config.resume else None
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        global_step = json.loads((checkpoint / "trainer_state.json").read_text())["global_step"]
+        accelerator.print(f"[mpm-hf] resumed from {checkpoint} at step {global_step}")
+
+    run_values = {**asdict(config), **(run_config or {})}
+    accelerator.init_trackers("mpm", config={k: v for k, v in run_values.items() if _is_hparam(v)})
+
+    progress = tqdm(
+        total=max_steps,
+        initial=global_step,
+        disable=not (config.progress and accelerator.is_main_process),
+        desc="training",
+        dynamic_ncols=True,
+    )
+    history: dict[str, list[tuple[int, float]]] = {}
+    started = time.time()
+    model.train()
+    epoch = global_step // steps_per_epoch
+    done = global_step >= max_steps
+    while not done:
+        loader.set_epoch(epoch)
+        skip = (global_step - epoch * steps_per_epoch) * config.gradient_accumulation_steps
+        epoch_loader = accelerator.skip_first_batches(loader, skip) if skip > 0 else loader
+        micro_step = 0
+        for batch in epoch_loader:
+            with accelerator.accumulate(model):
+                generator = _step_generator(config.seed, global_step, micro_step, accelerator, batch)
+                loss, logs = step_fn(model, batch, generator)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and config.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            micro_step += 1
+            if not accelerator.sync_gradients:
+                continue
+            global_step += 1
+            progress.update(1)
+            values = {"loss": loss.detach().float(), **{k: v.detach().float() for k, v in logs.items()}}
+            if global_step % config.log_every == 0 or global_step == max_steps:
+                values = {k: accelerator.reduce(v, reduction="mean").item() for k, v in values.items()}
+                values["lr"] = scheduler.get_last_lr()[0]
+                accelerator.log(values, step=global_step)
+                for key, value in values.items():
+                    history.setdefault(key, []).append((global_step, value))
+                progress.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}")
+            for callback in callbacks:
+                callback(accelerator, model, global_step)
+            if config.save_every and global_step % config.save_every == 0 and global_step < max_steps:
+                _save_checkpoint(accelerator, output_dir, global_step, config.checkpoints_total_limit)
+            if global_step >= max_steps:
+                done = True
+                break
+        epoch += 1
+    progress.close()
+    elapsed = time.time() - started
+
+    _save_checkpoint(accelerator, output_dir, global_step, config.checkpoints_total_limit)
+    accelerator.wait_for_everyone()
+    summary: dict[str, Any] = {
+        "global_step": global_step,
+        "epochs": global_step / steps_per_epoch,
+        "steps_per_epoch": steps_per_epoch,
+        "wall_time_s": elapsed,
+        "num_processes": accelerator.num_processes,
+        "windows_seen": global_step * config.batch_size * config.gradient_accumulation_steps
+        * accelerator.num_processes,
+        "last": {k: v[-1][1] for k, v in history.items()},
+    }
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model)
+        if config.sync_bn and accelerator.num_processes > 1:
+            unwrapped = _revert_sync_batchnorm(unwrapped)
+        unwrapped.save_pretrained(output_dir, safe_serialization=True)
+        (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
+        curves = _read_history(output_dir / "logs" / "metrics.jsonl") or history
+        if curves:
+            from ..visualization import plot_loss_curves
+
+            plot_loss_curves({k: v for k, v in curves.items() if k.startswith("loss")}, output_dir / "loss_curves.png")
+    accelerator.end_training()
+    return summary
+
+
+def _is_hparam(value: Any) -> bool:
+    return isinstance(value, (bool, int, float, str)) or value is None
+
+
+def _step_generator(
+    seed: int, step: int, micro_step: int, accelerator: Accelerator, batch: dict[str, torch.Tensor]
+) -> torch.Generator:
+    """A generator for this step's masks that depends only on (seed, step, micro-step, process): resumable."""
+    device = next((v.device for v in batch.values() if isinstance(v, torch.Tensor)), torch.device("cpu"))
+    generator = torch.Generator(device=device)
+    mixed = (seed * 1_000_003 + step * 7_919 + micro_step * 104_729 + accelerator.process_index) % (2**63 - 1)
+    return generator.manual_seed(mixed)
+
+
+def _save_checkpoint(accelerator: Accelerator, output_dir: Path, step: int, limit: int | None) -> None:
+    path = output_dir / "checkpoints" / f"checkpoint-{step}"
+    accelerator.save_state(str(path))
+    if accelerator.is_main_process:
+        (path / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+        _prune_checkpoints(str(output_dir), limit)
+    accelerator.wait_for_everyone()
+
+
+def _revert_sync_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
+    """Turn SyncBatchNorm back into BatchNorm1d so the saved model is a plain MPM model."""
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.SyncBatchNorm):
+            plain = torch.nn.BatchNorm1d(child.num_features, child.eps, child.momentum, child.affine,
+                                         child.track_running_stats)
+            plain.load_state_dict(child.state_dict())
+            setattr(module, name, plain)
+        else:
+            _revert_sync_batchnorm(child)
+    return module
+
+
+def _read_history(path: Path) -> dict[str, list[tuple[int, float]]]:
+    if not path.is_file():
+        return {}
+    history: dict[str, list[tuple[int, float]]] = {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        for key, value in record.items():
+            if key not in ("step", "time") and isinstance(value, (int, float)) and math.isfinite(value):
+                history.setdefault(key, []).append((record["step"], value))
+    return history
