@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 
+from accelerate.utils import set_seed
+
 from mpm_hf import MPMForMaskedPoseModeling
+from mpm_hf.data.windows import collate_windows
 from mpm_hf.training.arguments import (
     add_data_arguments,
     add_model_arguments,
@@ -21,7 +24,6 @@ from mpm_hf.training.arguments import (
     parse_with_config,
     training_config_from_args,
 )
-from mpm_hf.data.windows import collate_windows
 from mpm_hf.training.datasets import build_windows
 from mpm_hf.training.loop import train
 from mpm_hf.training.tasks import PretrainStep
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_with_config(build_parser(), argv)
+    set_seed(args.seed)  # the same initial weights on every process and every run
     if args.init_from:
         model = MPMForMaskedPoseModeling.from_pretrained(args.init_from)
     else:

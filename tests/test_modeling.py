@@ -20,7 +20,13 @@ from mpm_hf import (
     MPMModel,
 )
 from mpm_hf.configuration_mpm import default_strides
-from mpm_hf.masking import body_part_mask, sample_masks, sample_spatial_mask, sample_temporal_mask, sample_tube_mask
+from mpm_hf.masking import (
+    body_part_mask,
+    sample_masks,
+    sample_spatial_mask,
+    sample_temporal_mask,
+    sample_tube_mask,
+)
 
 from .conftest import REPO_ROOT
 

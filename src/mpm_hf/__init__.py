@@ -13,10 +13,12 @@ from .modeling_mpm import (
     MPMPoseLiftingOutput,
     MPMPreTrainedModel,
 )
+from .pipelines import MPMPoseCompletionPipeline, MPMPoseLiftingPipeline, register_pipelines
 
 __version__ = "0.1.0"
 
 register_auto_classes()
+register_pipelines()
 
 __all__ = [
     "AutoModelForPoseCompletion",
@@ -30,5 +32,8 @@ __all__ = [
     "MPMModelOutput",
     "MPMPoseCompletionOutput",
     "MPMPoseLiftingOutput",
+    "MPMPoseCompletionPipeline",
+    "MPMPoseLiftingPipeline",
     "MPMPreTrainedModel",
+    "register_pipelines",
 ]

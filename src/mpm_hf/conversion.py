@@ -60,8 +60,8 @@ def load_released_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
 def _transformer_layer_rules(source: str, target: str, strided: bool) -> list[tuple[str, str, str]]:
     """(release pattern, our pattern, transform) for the layers of one transformer."""
     rules = [
-        (rf"{source}\.layers\.(\d+)\.self_attn\.linears\.3\.(weight|bias)", rf"{target}.layers.\1.attention.out_proj.\2",
-         "copy"),
+        (rf"{source}\.layers\.(\d+)\.self_attn\.linears\.3\.(weight|bias)",
+         rf"{target}.layers.\1.attention.out_proj.\2", "copy"),
         (rf"{source}\.layers\.(\d+)\.sublayer\.0\.norm\.a_2", rf"{target}.layers.\1.attention_norm.weight", "copy"),
         (rf"{source}\.layers\.(\d+)\.sublayer\.0\.norm\.b_2", rf"{target}.layers.\1.attention_norm.bias", "copy"),
         (rf"{source}\.layers\.(\d+)\.sublayer\.1\.norm\.a_2", rf"{target}.layers.\1.feed_forward_norm.weight", "copy"),
@@ -164,7 +164,8 @@ def infer_config(state_dict: dict[str, torch.Tensor], task: str, num_frames: int
     if position.shape[1] != num_frames:
         raise ValueError(f"--num-frames: expected {position.shape[1]} (the checkpoint's position embedding), "
                          f"got {num_frames}")
-    layers = {int(m.group(1)) for k in state_dict if (m := re.match(r"shared_layers_temporal\.model\.layers\.(\d+)\.", k))}
+    layer_pattern = re.compile(r"shared_layers_temporal\.model\.layers\.(\d+)\.")
+    layers = {int(m.group(1)) for k in state_dict if (m := layer_pattern.match(k))}
     if len(layers) != num_layers:
         raise ValueError(f"--num-layers: expected {len(layers)} (temporal layers in the checkpoint), got {num_layers}")
     spatial = encoder.shape[0]

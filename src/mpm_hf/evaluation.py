@@ -159,7 +159,8 @@ def evaluate_completion(
                     mask[..., resolve_joints(parts, num_joints)] = True
                 windows = torch.from_numpy(np.where(mask[..., None], 0.0, inputs[rows]).astype(np.float32))
                 output = model(poses=windows.to(device), spatial_mask=torch.from_numpy(mask).to(device))
-                centre = output.poses_3d[:, -1] if output.poses_3d.shape[1] == 1 else output.poses_3d[:, num_frames // 2]
+                predicted = output.poses_3d
+                centre = predicted[:, 0] if predicted.shape[1] == 1 else predicted[:, num_frames // 2]
                 errors.append(mpjpe(centre.float().cpu(), target[begin : begin + len(rows)], reduce="none"))
         results[name] = 1000.0 * float(torch.cat(errors).mean())
     return results

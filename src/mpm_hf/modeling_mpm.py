@@ -26,7 +26,7 @@ from transformers import initialization as init
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
-from .configuration_mpm import MPMConfig, strided_lengths
+from .configuration_mpm import MPMConfig
 from .masking import resolve_joints, sample_masks
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -164,7 +164,9 @@ def check_poses(poses: torch.Tensor, config: MPMConfig, name: str, coords: tuple
     if not isinstance(poses, torch.Tensor):
         raise ValueError(f"{name}: expected a torch.Tensor, got {type(poses).__name__}")
     if poses.dim() != 4:
-        raise ValueError(f"{name}: expected 4 dimensions (batch, frames, joints, coords), got shape {tuple(poses.shape)}")
+        raise ValueError(
+            f"{name}: expected 4 dimensions (batch, frames, joints, coords), got shape {tuple(poses.shape)}"
+        )
     batch_size, num_frames, num_joints, num_coords = poses.shape
     if batch_size == 0:
         raise ValueError(f"{name}: expected a non-empty batch, got batch size 0")

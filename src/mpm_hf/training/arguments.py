@@ -35,7 +35,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--loss-weight-lift", type=float, default=8.0)
     group.add_argument("--loss-weight-centre", type=float, default=1.0, help="lambda_ft")
     group.add_argument("--loss-weight-sequence", type=float, default=1.0, help="lambda_ft-seq")
-    group.add_argument("--dropout", type=float, default=0.1, help="transformer and attention dropout")
+    group.add_argument("--dropout", type=float, default=0.1, help="every dropout rate (release: 0.1)")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, default_subjects: str = "S1,S5,S6,S7,S8") -> None:
@@ -79,6 +79,8 @@ def add_training_arguments(
     group.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
     group.add_argument("--trackers", type=_csv, default=["jsonl", "tensorboard"])
     group.add_argument("--no-progress", dest="progress", action="store_false")
+    group.add_argument("--check-replicas", action="store_true",
+                       help="log the largest weight difference between processes after every step")
 
 
 def parse_with_config(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
@@ -129,6 +131,7 @@ def model_config_from_args(args: argparse.Namespace) -> MPMConfig:
         loss_weight_sequence=args.loss_weight_sequence,
         hidden_dropout=args.dropout,
         attention_dropout=args.dropout,
+        spatial_dropout=args.dropout,
     )
 
 
@@ -154,6 +157,7 @@ def training_config_from_args(args: argparse.Namespace) -> TrainingConfig:
         sync_bn=args.sync_bn,
         trackers=tuple(args.trackers),
         progress=args.progress,
+        check_replicas=args.check_replicas,
     )
 
 

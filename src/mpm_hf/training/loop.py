@@ -31,6 +31,8 @@ from accelerate.utils import (
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from .sync_batch_norm import convert_sync_batchnorm, revert_sync_batchnorm
+
 StepFunction = Callable[[torch.nn.Module, dict[str, torch.Tensor], torch.Generator], tuple[torch.Tensor, dict]]
 StepCallback = Callable[[Accelerator, torch.nn.Module, int], None]
 
@@ -63,6 +65,9 @@ class TrainingConfig:
         sync_bn: convert BatchNorm to SyncBatchNorm for multi-process runs.
         trackers: ``jsonl``, ``tensorboard``, ``wandb`` (those not installed are skipped with a warning).
         progress: show a progress bar on the main process.
+        check_replicas: after every step, gather a per-tensor checksum of the weights from every process and
+            write the largest difference between processes to ``replica_check.jsonl`` (diagnostics for
+            multi-process runs; 0.0 means the replicas are identical).
     """
 
     output_dir: str = "outputs/run"
@@ -86,6 +91,7 @@ class TrainingConfig:
     sync_bn: bool = False
     trackers: Sequence[str] = field(default_factory=lambda: ("jsonl", "tensorboard"))
     progress: bool = True
+    check_replicas: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -217,7 +223,7 @@ def train(
     )
     set_seed(config.seed)
     if config.sync_bn and accelerator.num_processes > 1:
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = convert_sync_batchnorm(model, accelerator.device)
 
     loader = DataLoader(
         dataset,
@@ -292,6 +298,8 @@ def train(
                 for key, value in values.items():
                     history.setdefault(key, []).append((global_step, value))
                 progress.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}")
+            if config.check_replicas:
+                _check_replicas(accelerator, model, global_step, output_dir)
             for callback in callbacks:
                 callback(accelerator, model, global_step)
             if config.save_every and global_step % config.save_every == 0 and global_step < max_steps:
@@ -318,7 +326,7 @@ def train(
     if accelerator.is_main_process:
         unwrapped = accelerator.unwrap_model(model)
         if config.sync_bn and accelerator.num_processes > 1:
-            unwrapped = _revert_sync_batchnorm(unwrapped)
+            unwrapped = revert_sync_batchnorm(unwrapped)
         unwrapped.save_pretrained(output_dir, safe_serialization=True)
         (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
         curves = _read_history(output_dir / "logs" / "metrics.jsonl") or history
@@ -344,6 +352,15 @@ def _step_generator(
     return generator.manual_seed(mixed)
 
 
+def _check_replicas(accelerator: Accelerator, model: torch.nn.Module, step: int, output_dir: Path) -> None:
+    checksum = torch.stack([p.detach().double().sum() for p in accelerator.unwrap_model(model).parameters()])
+    gathered = accelerator.gather(checksum[None].to(accelerator.device)).cpu()
+    difference = float((gathered - gathered[:1]).abs().max())
+    if accelerator.is_main_process:
+        with (output_dir / "replica_check.jsonl").open("a") as handle:
+            handle.write(json.dumps({"step": step, "processes": gathered.shape[0], "max_abs_diff": difference}) + "\n")
+
+
 def _save_checkpoint(accelerator: Accelerator, output_dir: Path, step: int, limit: int | None) -> None:
     path = output_dir / "checkpoints" / f"checkpoint-{step}"
     accelerator.save_state(str(path))
@@ -351,19 +368,6 @@ def _save_checkpoint(accelerator: Accelerator, output_dir: Path, step: int, limi
         (path / "trainer_state.json").write_text(json.dumps({"global_step": step}))
         _prune_checkpoints(str(output_dir), limit)
     accelerator.wait_for_everyone()
-
-
-def _revert_sync_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
-    """Turn SyncBatchNorm back into BatchNorm1d so the saved model is a plain MPM model."""
-    for name, child in module.named_children():
-        if isinstance(child, torch.nn.SyncBatchNorm):
-            plain = torch.nn.BatchNorm1d(child.num_features, child.eps, child.momentum, child.affine,
-                                         child.track_running_stats)
-            plain.load_state_dict(child.state_dict())
-            setattr(module, name, plain)
-        else:
-            _revert_sync_batchnorm(child)
-    return module
 
 
 def _read_history(path: Path) -> dict[str, list[tuple[int, float]]]:

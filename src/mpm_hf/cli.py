@@ -1,0 +1,472 @@
+"""The ``mpm-hf`` command line: lift 2D keypoints to 3D, complete partial 3D poses, render, show versions.
+
+Examples::
+
+    mpm-hf lift keypoints.npz --model pretrained/mpm-h36m-27f --output poses.npz --image-size 1920x1080
+    mpm-hf lift detections.json --format coco --image-size 1280x720 --model user/mpm --output poses.npz
+    mpm-hf complete partial.npz --model pretrained/mpm-completion --output full.npz --occlude left_arm,legs
+    mpm-hf render poses.npz --output poses.gif --fps 25
+    mpm-hf info --model pretrained/mpm-h36m-27f
+
+Inputs: ``.npz`` (the first array, or ``--key``), ``.npy``, or ``.json`` (a list of frames, or an object
+holding one under ``--key``, default ``"keypoints"``; a frame is a list of joints ``[x, y]`` /
+``[x, y, score]``, a flat ``[x1, y1, s1, x2, ...]`` list, or ``null``/``[]`` when nobody was detected).
+Arrays are ``(frames, joints, C)``; a leading person axis ``(persons, frames, joints, C)`` of size 1 is
+dropped, otherwise pick one with ``--person``.
+
+Exit status: 0 on success, 2 for bad usage or input, 1 for any other failure; errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import transformers
+from transformers import AutoConfig, pipeline
+from transformers.utils import logging as transformers_logging
+
+from . import __version__, modeling_mpm
+from .keypoints import get_skeleton
+from .pipelines import KEYPOINT_FORMATS, register_pipelines
+
+PROGRAM = "mpm-hf"
+PROGRESS_MIN_FRAMES = 500
+"""Inputs with at least this many frames show a progress bar (unless ``--no-progress``)."""
+
+
+class UsageError(Exception):
+    """Bad arguments or input files: exit status 2."""
+
+
+# --- Reading inputs -----------------------------------------------------------------------------------------
+
+
+def _parse_image_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT in pixels (e.g. 1920x1080), got {text!r}"
+        ) from None
+    if width <= 0 or height <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive sizes, got {text!r}")
+    return width, height
+
+
+def _parse_occluded(text: str) -> list[str | int]:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of body parts or joint indices")
+    return [int(part) if part.isdigit() else part for part in parts]
+
+
+def _open_npz(path: Path) -> Any:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile):
+        raise UsageError(f"{path}: not a readable .npz archive of numeric arrays") from None
+
+
+def _load_npz(path: Path, key: str | None) -> np.ndarray:
+    with _open_npz(path) as data:
+        if not data.files:
+            raise UsageError(f"{path}: the archive holds no arrays")
+        key = key if key is not None else data.files[0]
+        if key not in data.files:
+            raise UsageError(f"--key: {path} has no array {key!r}; arrays: {', '.join(data.files)}")
+        try:
+            return data[key]
+        except ValueError:
+            raise UsageError(
+                f"{path}: array {key!r} is a pickled object, not a numeric array (extract one sequence "
+                "of a VideoPose3D-style dictionary into its own .npy/.npz first)"
+            ) from None
+
+
+def _json_frame(frame: Any, index: int, num_joints: int) -> np.ndarray | None:
+    """One JSON frame as ``(joints, C)``; None for an empty frame (nobody detected)."""
+    if frame is None or (isinstance(frame, list) and len(frame) == 0):
+        return None
+    try:
+        array = np.asarray(frame, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise UsageError(f"frame {index}: expected a list of numbers or of [x, y(, score)] joints") from None
+    if array.ndim == 1 and array.size in (num_joints * 2, num_joints * 3):
+        array = array.reshape(num_joints, -1)
+    if array.ndim != 2 or array.shape[0] != num_joints or array.shape[1] not in (2, 3):
+        raise UsageError(
+            f"frame {index}: expected {num_joints} joints of [x, y] or [x, y, score] "
+            f"(or a flat list of {num_joints * 2} or {num_joints * 3} numbers), got shape {array.shape}"
+        )
+    return array
+
+
+def _load_json(path: Path, key: str | None, num_joints: int) -> np.ndarray:
+    try:
+        content = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path}: not valid JSON ({error})") from None
+    if isinstance(content, dict):
+        key = key if key is not None else "keypoints"
+        if key not in content:
+            raise UsageError(f"--key: {path} has no field {key!r}; fields: {', '.join(map(str, content))}")
+        content = content[key]
+    if not isinstance(content, list) or not content:
+        raise UsageError(f"{path}: expected a non-empty list of frames")
+    frames = [_json_frame(frame, index, num_joints) for index, frame in enumerate(content)]
+    shapes = {frame.shape for frame in frames if frame is not None}
+    if not shapes:
+        raise UsageError(f"{path}: every frame is empty")
+    if len(shapes) > 1:
+        raise UsageError(f"{path}: frames mix [x, y] and [x, y, score] joints")
+    shape = shapes.pop()
+    return np.stack([np.full(shape, np.nan, np.float32) if frame is None else frame for frame in frames])
+
+
+def read_sequence(path: str | Path, key: str | None, person: int | None, num_joints: int) -> np.ndarray:
+    """Read ``(frames, joints, C)`` float32 from a .npz/.npy/.json file (see the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"INPUT: no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        array = _load_npz(path, key)
+    elif suffix == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            raise UsageError(f"{path}: not a readable .npy file of a numeric array") from None
+    elif suffix == ".json":
+        array = _load_json(path, key, num_joints)
+    else:
+        raise UsageError(f"INPUT: expected a .npz, .npy or .json file, got {path.name!r}")
+    if not np.issubdtype(array.dtype, np.number):
+        raise UsageError(f"{path}: expected a numeric array, got dtype {array.dtype}")
+    if array.ndim == 4:
+        if person is not None:
+            if not 0 <= person < array.shape[0]:
+                raise UsageError(f"--person: expected an index in [0, {array.shape[0]}), got {person}")
+            array = array[person]
+        elif array.shape[0] == 1:
+            array = array[0]
+        else:
+            raise UsageError(
+                f"{path}: holds {array.shape[0]} persons {array.shape}; choose one with --person INDEX"
+            )
+    elif person not in (None, 0):
+        raise UsageError(f"--person: {path} holds a single sequence {array.shape}, got --person {person}")
+    if array.ndim != 3:
+        raise UsageError(f"{path}: expected an array (frames, joints, coords), got shape {array.shape}")
+    return array.astype(np.float32)
+
+
+def _output_npz(path: str) -> Path:
+    """The checked ``--output`` path (a .npz); its folder is created."""
+    output = Path(path)
+    if output.suffix.lower() != ".npz":
+        raise UsageError(f"--output: expected a .npz file, got {output.name!r}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return output
+
+
+# --- Models -------------------------------------------------------------------------------------------------
+
+
+def _check_model_location(model: str) -> None:
+    """A local folder must hold a config.json; something that looks like a path but is absent is an error."""
+    location = Path(model).expanduser()
+    if location.exists():
+        if not (location / "config.json").is_file():
+            raise UsageError(f"--model: {model} is not a model folder (no config.json)")
+    elif model.startswith((".", "/", "~")) or model.count("/") > 1:
+        raise UsageError(f"--model: no such folder: {model}")
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No ``transformers`` "Loading weights" bars on stderr while a model loads (restored afterwards)."""
+    enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            transformers_logging.enable_progress_bar()
+
+
+def _load_pipeline(task: str, model: str, device: str | None) -> Any:
+    _check_model_location(model)
+    register_pipelines()
+    location = Path(model).expanduser()
+    try:
+        with _quiet_loading():
+            return pipeline(task, model=str(location) if location.exists() else model, device=device)
+    except Exception as error:
+        raise RuntimeError(f"could not load the model {model!r}: {error}") from error
+
+
+# --- Commands -----------------------------------------------------------------------------------------------
+
+
+def _show_progress(args: argparse.Namespace, num_frames: int) -> bool:
+    return not args.no_progress and num_frames >= PROGRESS_MIN_FRAMES
+
+
+def command_lift(args: argparse.Namespace) -> int:
+    output = _output_npz(args.output)
+    keypoints = read_sequence(args.input, args.key, args.person, get_skeleton(args.format).num_joints)
+    lifter = _load_pipeline("pose-lifting", args.model, args.device)
+    result = lifter(
+        keypoints,
+        image_size=args.image_size,
+        normalized=args.normalized or None,
+        keypoint_format=args.format,
+        confidence_threshold=args.confidence_threshold,
+        flip_test=args.flip_test,
+        mode=args.mode,
+        batch_size=args.batch_size,
+        progress=_show_progress(args, len(keypoints)),
+    )
+    np.savez(
+        output,
+        poses_3d=result["poses_3d"],
+        keypoints_2d=result["keypoints_2d"],
+        missing=result["missing"],
+        joint_names=np.array(result["joint_names"]),
+    )
+    print(
+        f"wrote {output}: {len(result['poses_3d'])} frames of 3D poses (metres, pelvis at 0), "
+        f"{int(result['missing'].sum())} missing joints fed as masked"
+    )
+    return 0
+
+
+def command_complete(args: argparse.Namespace) -> int:
+    output = _output_npz(args.output)
+    poses = read_sequence(args.input, args.key, args.person, get_skeleton(args.format).num_joints)
+    completer = _load_pipeline("pose-completion", args.model, args.device)
+    result = completer(
+        poses,
+        occluded_joints=args.occlude,
+        keypoint_format=args.format,
+        batch_size=args.batch_size,
+        progress=_show_progress(args, len(poses)),
+    )
+    np.savez(
+        output,
+        poses_3d=result["poses_3d"],
+        missing=result["missing"],
+        joint_names=np.array(result["joint_names"]),
+    )
+    print(
+        f"wrote {output}: {len(result['poses_3d'])} frames, "
+        f"{int(result['missing'].sum())} hidden joints completed"
+    )
+    return 0
+
+
+def command_render(args: argparse.Namespace) -> int:
+    path = Path(args.input)
+    if not path.is_file():
+        raise UsageError(f"INPUT: no such file: {path}")
+    if path.suffix.lower() != ".npz":
+        raise UsageError(f"INPUT: expected the .npz written by `{PROGRAM} lift` or `{PROGRAM} complete`")
+    with _open_npz(path) as data:
+        if "poses_3d" not in data.files:
+            raise UsageError(f"{path}: no 'poses_3d' array; arrays: {', '.join(data.files)}")
+        poses_3d = data["poses_3d"]
+        keypoints_2d = data["keypoints_2d"] if "keypoints_2d" in data.files else None
+    if poses_3d.ndim != 3 or poses_3d.shape[-1] != 3 or poses_3d.shape[1] not in (16, 17):
+        raise UsageError(f"{path}: expected poses_3d of shape (frames, 17, 3), got {poses_3d.shape}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError(f"--max-frames: expected a positive integer, got {args.max_frames}")
+    if args.fps <= 0:
+        raise UsageError(f"--fps: expected a positive number, got {args.fps}")
+
+    from .visualization import render_animation
+
+    num_frames = len(poses_3d) if args.max_frames is None else min(len(poses_3d), args.max_frames)
+    written = render_animation(
+        poses_3d,
+        keypoints_2d,
+        args.output,
+        fps=args.fps,
+        skeleton="h36m" if poses_3d.shape[1] == 17 else "3dhp16",
+        title=args.title,
+        max_frames=args.max_frames,
+        progress=not args.no_progress and num_frames >= 50,
+    )
+    print(f"wrote {written}: {num_frames} frames at {args.fps:g} fps")
+    return 0
+
+
+def _model_summary(model_location: str) -> list[str]:
+    _check_model_location(model_location)
+    try:
+        config = AutoConfig.from_pretrained(model_location)
+    except Exception as error:
+        raise RuntimeError(f"could not load the configuration of {model_location!r}: {error}") from error
+    architecture = (getattr(config, "architectures", None) or ["MPMModel"])[0]
+    model_class = getattr(modeling_mpm, architecture, None)
+    if not (isinstance(model_class, type) and issubclass(model_class, torch.nn.Module)):
+        raise UsageError(f"--model: {model_location} holds a {architecture}, not an MPM model")
+    with _quiet_loading():
+        model = model_class.from_pretrained(model_location)
+    num_parameters = sum(parameter.numel() for parameter in model.parameters())
+    fields = (
+        "num_frames", "num_joints", "hidden_size", "num_hidden_layers", "num_attention_heads",
+        "intermediate_size",
+        "strides", "downsample", "use_refine",
+    )  # fmt: skip
+    lines = [f"model: {model_location}", f"  architecture: {architecture}"]
+    lines += [f"  {name}: {getattr(config, name)}" for name in fields if hasattr(config, name)]
+    lines.append(f"  parameters: {num_parameters:,} ({num_parameters / 1e6:.2f} M)")
+    return lines
+
+
+def command_info(args: argparse.Namespace) -> int:
+    lines = [
+        f"{PROGRAM} {__version__}",
+        f"python {platform.python_version()} ({platform.platform()})",
+        f"torch {torch.__version__}, transformers {transformers.__version__}, numpy {np.__version__}",
+        f"torch threads: {torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()} inter-op",
+    ]
+    if torch.cuda.is_available():
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        lines.append(f"device: cuda ({names})")
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        lines.append("device: mps")
+    else:
+        lines.append("device: cpu")
+    if args.model is not None:
+        lines += _model_summary(args.model)
+    print("\n".join(lines))
+    return 0
+
+
+# --- Argument parsing ---------------------------------------------------------------------------------------
+
+
+def _add_common(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
+    parser.add_argument("input", metavar="INPUT", help="a .npz, .npy or .json file")
+    parser.add_argument("--model", required=True, help="a model folder or a Hugging Face Hub repo id")
+    parser.add_argument("--output", required=True, help="the .npz file to write")
+    parser.add_argument("--format", default="h36m", choices=formats, help="joint order of the input (h36m)")
+    parser.add_argument("--key", help="array of a .npz (default: the first) or field of a .json object")
+    parser.add_argument("--person", type=int, help="person index of a (persons, frames, joints, C) input")
+    parser.add_argument("--batch-size", type=int, default=256, help="windows per forward pass (256)")
+    parser.add_argument(
+        "--device", help="torch device, e.g. cpu or cuda:0 (default: the GPU if there is one)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="never show progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROGRAM, description="MPM 3D human pose lifting and completion.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    lift = commands.add_parser(
+        "lift", help="lift 2D keypoints to 3D poses (metres, camera frame, pelvis at 0)"
+    )
+    _add_common(lift, KEYPOINT_FORMATS)
+    pixels = lift.add_mutually_exclusive_group()
+    pixels.add_argument(
+        "--image-size",
+        type=_parse_image_size,
+        metavar="WxH",
+        help="image size in pixels of pixel keypoints, e.g. 1920x1080",
+    )
+    pixels.add_argument(
+        "--normalized", action="store_true", help="keypoints are normalised screen coordinates"
+    )
+    lift.add_argument(
+        "--confidence-threshold",
+        type=float,
+        default=0.3,
+        help="joints scoring at or below it are missing (0.3)",
+    )
+    lift.add_argument("--flip-test", action="store_true", help="average with the mirrored input")
+    lift.add_argument(
+        "--mode",
+        choices=("per_frame", "sequence"),
+        default="per_frame",
+        help="per_frame: a window per frame (accurate); sequence: whole windows (fast)",
+    )
+    lift.set_defaults(handler=command_lift)
+
+    complete = commands.add_parser("complete", help="complete partial 3D poses (NaN or --occlude joints)")
+    _add_common(complete, ("h36m", "h36m32"))
+    complete.add_argument(
+        "--occlude",
+        type=_parse_occluded,
+        metavar="PARTS",
+        help="body parts and/or joint indices hidden in every frame, e.g. left_arm,right_leg",
+    )
+    complete.set_defaults(handler=command_complete)
+
+    render = commands.add_parser("render", help="render a lift/complete result as an animation")
+    render.add_argument("input", metavar="RESULT", help="the .npz written by lift or complete")
+    render.add_argument("--output", required=True, help="the .gif or .mp4 (needs ffmpeg) to write")
+    render.add_argument("--fps", type=float, default=25.0, help="frames per second (25)")
+    render.add_argument("--max-frames", type=int, help="render only the first N frames")
+    render.add_argument("--title", help="figure title")
+    render.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    render.set_defaults(handler=command_render)
+
+    info = commands.add_parser("info", help="versions, threads and device; with --model, a model summary")
+    info.add_argument("--model", help="a model folder or Hub repo id to summarise")
+    info.set_defaults(handler=command_info)
+    return parser
+
+
+# Pipeline parameter names in error messages -> the command-line options that set them.
+_OPTION_NAMES = (
+    ("image_size=(width, height)", "--image-size WIDTHxHEIGHT"),
+    ("normalized=True", "--normalized"),
+    ("image_size:", "--image-size:"),
+    ("confidence_threshold", "--confidence-threshold"),
+    ("keypoint_format", "--format"),
+    ("batch_size:", "--batch-size:"),
+)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    for name, option in _OPTION_NAMES:
+        text = text.replace(name, option)
+    return text or type(error).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 success, 2 bad usage or input, 1 other failure)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed the usage error (status 2) or the help (0)
+        return int(exit_.code or 0)
+    prefix = f"{PROGRAM} {args.command}: error:"
+    try:
+        return args.handler(args)
+    except (UsageError, ValueError) as error:
+        print(f"{prefix} {_one_line(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prefix} interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        print(f"{prefix} {type(error).__name__}: {_one_line(error)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,409 @@
+"""``transformers`` pipelines for MPM: ``"pose-lifting"`` (2D keypoints -> 3D) and ``"pose-completion"``
+(partial 3D -> complete 3D).
+
+Usage::
+
+    from transformers import pipeline
+    from mpm_hf.pipelines import register_pipelines
+
+    register_pipelines()  # done once by ``import mpm_hf``
+    lifter = pipeline("pose-lifting", model="pretrained/mpm-h36m-27f")  # a folder, a Hub repo or a model
+    result = lifter(keypoints, image_size=(1920, 1080), keypoint_format="coco")
+    result["poses_3d"]  # (frames, 17, 3) float32, metres
+
+Output coordinates: 3D poses are in the **camera frame, in metres, root-relative**: the pelvis (joint 0) is at
+the origin of every frame, x points right, y down and z forward (away from the camera), as in Human3.6M's
+camera coordinates. Joints are in the Human3.6M-17 order (``result["joint_names"]``).
+
+Missing joints: a joint that is NaN in the input, whose detector confidence is at or below
+``confidence_threshold``, or that the input format cannot provide (the neck/nose of MPII) is fed to the model
+as a *masked* joint through its learned mask token, never as a zero coordinate; ``result["missing"]`` flags
+them.
+
+A single sequence is a numpy array or torch tensor; a Python list (or tuple) of them is a list of tracks (one
+per person) and gives a list of results. ``batch_size`` is the number of windows per forward pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import Pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from .camera import normalize_screen_coordinates
+from .completion import complete_sequence
+from .inference import LIFT_MODES, lift_sequence
+from .keypoints import Skeleton, convert_keypoints, get_skeleton
+from .masking import resolve_joints
+from .modeling_mpm import MPMForPoseCompletion, MPMForPoseLifting
+
+logger = logging.getLogger(__name__)
+
+KEYPOINT_FORMATS = ("h36m", "h36m32", "coco", "halpe", "mpii")
+"""Input joint orders the pipelines convert from (see :func:`mpm_hf.keypoints.convert_keypoints`)."""
+
+PIXEL_THRESHOLD = 2.0
+"""Keypoints with a coordinate beyond this magnitude are taken for pixels (normalised coordinates lie in about
+[-1, 1] for x and [-h/w, h/w] for y)."""
+
+POSE_LIFTING_TASK = "pose-lifting"
+POSE_COMPLETION_TASK = "pose-completion"
+
+
+def _as_array(value: Any, field: str) -> np.ndarray:
+    """A float32 numpy copy of an array-like or tensor; ``ValueError`` naming ``field`` if not numeric."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().float().numpy()
+    try:
+        return np.array(value, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{field}: expected a numeric array of keypoints, got {type(value).__name__} ({error})"
+        ) from None
+
+
+def _model_skeleton(model: torch.nn.Module) -> Skeleton:
+    """The model's joint order: Human3.6M-17, or Human3.6M-16 (no neck/nose) for 16-joint models."""
+    return get_skeleton("h36m" if model.config.num_joints == 17 else "3dhp16")
+
+
+def _check_format(keypoint_format: Any) -> str:
+    if keypoint_format not in KEYPOINT_FORMATS:
+        raise ValueError(f"keypoint_format: expected one of {KEYPOINT_FORMATS}, got {keypoint_format!r}")
+    return keypoint_format
+
+
+def _check_sequence_shape(
+    array: np.ndarray, keypoint_format: str, channels: Sequence[int], meaning: str
+) -> None:
+    num_joints = get_skeleton(keypoint_format).num_joints
+    if array.ndim != 3 or array.shape[1] != num_joints or array.shape[2] not in channels:
+        expected = " or ".join(str(c) for c in channels)
+        raise ValueError(
+            f"inputs: expected shape (frames, {num_joints}, {expected}) ({meaning}) for "
+            f"keypoint_format={keypoint_format!r}, got {array.shape}"
+        )
+    if array.shape[0] == 0:
+        raise ValueError("inputs: expected at least one frame, got 0")
+
+
+def _check_image_size(image_size: Any) -> tuple[float, float]:
+    try:
+        width, height = (float(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size: expected (width, height) in pixels, got {image_size!r}") from None
+    if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0):
+        raise ValueError(f"image_size: expected two positive numbers (width, height), got {image_size!r}")
+    return width, height
+
+
+def _check_positive_int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{field}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_all_missing(missing: np.ndarray, why: str) -> None:
+    if missing.all():
+        raise ValueError(
+            f"inputs: every joint is missing in every frame ({why}); there is nothing to process"
+        )
+
+
+def _progress_callback(bar: tqdm) -> Callable[[int], None]:
+    """``progress(n)`` for the sequence helpers: advances ``bar`` without running past its total."""
+
+    def advance(num_frames: int) -> None:
+        bar.update(max(0, min(num_frames, bar.total - bar.n)))
+
+    return advance
+
+
+class _MPMPipeline(Pipeline):
+    """Plumbing shared by the MPM pipelines: no tokenizer or processor, eval mode, and ``batch_size`` meaning
+    *windows per forward pass* (``transformers`` would read it as sequences per DataLoader batch)."""
+
+    _load_processor = False
+    _load_image_processor = False
+    _load_video_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = False
+    model_class: type[torch.nn.Module]
+
+    def __init__(self, model: torch.nn.Module, *args: Any, **kwargs: Any):
+        if not isinstance(model, self.model_class):
+            raise ValueError(
+                f"model: {type(self).__name__} needs a {self.model_class.__name__}, "
+                f"got {type(model).__name__}"
+            )
+        architectures = getattr(model.config, "architectures", None) or []
+        if architectures and self.model_class.__name__ not in architectures:
+            logger.warning(
+                "The checkpoint was saved from %s, not %s: the weights of its head are not trained.",
+                ", ".join(architectures),
+                self.model_class.__name__,
+            )
+        window_batch_size = kwargs.pop("batch_size", None)
+        super().__init__(model, *args, **kwargs)
+        self.model.eval()
+        if window_batch_size is not None:
+            self._forward_params.update(self._sanitize_parameters(window_batch_size=window_batch_size)[1])
+
+    def __call__(self, inputs: Any, **kwargs: Any) -> dict[str, Any] | list[dict[str, Any]]:
+        """Process one sequence, or a list of sequences (one per track), with per-call parameters."""
+        if "batch_size" in kwargs:
+            kwargs["window_batch_size"] = kwargs.pop("batch_size")
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) == 0:
+                raise ValueError(
+                    "inputs: expected a sequence or a non-empty list of sequences, got an empty list"
+                )
+            inputs = [
+                track if isinstance(track, (np.ndarray, torch.Tensor)) else _as_array(track, f"inputs[{i}]")
+                for i, track in enumerate(inputs)
+            ]
+        return super().__call__(inputs, **kwargs)
+
+    def _progress_bar(self, num_frames: int, progress: bool, description: str) -> tqdm:
+        return tqdm(total=num_frames, disable=not progress, desc=description, unit="frame")
+
+
+class MPMPoseLiftingPipeline(_MPMPipeline):
+    """2D keypoint sequences -> 3D poses with an ``MPMForPoseLifting`` (task ``"pose-lifting"``).
+
+    Call parameters (all optional, also accepted by ``pipeline(...)`` as defaults):
+
+    - ``image_size=(width, height)``: the keypoints are pixels of an image of that size; they are normalised
+      to screen coordinates (``x / w * 2 - 1``, ``y / w * 2 - h / w``) as the model expects.
+    - ``normalized=True``: the keypoints are already normalised screen coordinates. Without either, keypoints
+      with any coordinate beyond +-2 are taken for pixels and rejected (the image size is needed).
+    - ``keypoint_format``: ``"h36m"`` (default), ``"h36m32"``, ``"coco"``, ``"halpe"`` or ``"mpii"``.
+    - ``confidence_threshold=0.3``: with ``(frames, joints, 3)`` input (x, y, confidence), joints scoring at
+      or below it are missing.
+    - ``flip_test=False``: average with the horizontally mirrored input.
+    - ``batch_size=256``: windows per forward pass.
+    - ``mode="per_frame"`` (a centred window per frame, the paper's protocol) or ``"sequence"`` (fast).
+    - ``progress=False``: show a tqdm progress bar.
+
+    Returns a dict:
+
+    - ``poses_3d``: ``(frames, 17, 3)`` float32, metres, camera frame (x right, y down, z forward), pelvis
+      at 0.
+    - ``joint_names``: the 17 joint names (Human3.6M order).
+    - ``missing``: ``(frames, 17)`` bool, joints that were fed as masked.
+    - ``keypoints_2d``: ``(frames, 17, 2)`` float32, the converted 2D input in its own units (pixels or
+      normalised), NaN where missing.
+    - ``units``: ``"m"``.
+    """
+
+    model_class = MPMForPoseLifting
+
+    def _sanitize_parameters(
+        self,
+        image_size: Sequence[float] | None = None,
+        normalized: bool | None = None,
+        keypoint_format: str | None = None,
+        confidence_threshold: float | None = None,
+        flip_test: bool | None = None,
+        window_batch_size: int | None = None,
+        mode: str | None = None,
+        progress: bool | None = None,
+    ) -> tuple[dict, dict, dict]:
+        preprocess: dict[str, Any] = {}
+        forward: dict[str, Any] = {}
+        if image_size is not None:
+            preprocess["image_size"] = _check_image_size(image_size)
+        if normalized is not None:
+            preprocess["normalized"] = bool(normalized)
+        if keypoint_format is not None:
+            preprocess["keypoint_format"] = _check_format(keypoint_format)
+        if confidence_threshold is not None:
+            threshold = float(confidence_threshold)
+            if not math.isfinite(threshold):
+                raise ValueError(
+                    f"confidence_threshold: expected a finite number, got {confidence_threshold!r}"
+                )
+            preprocess["confidence_threshold"] = threshold
+        if flip_test is not None:
+            forward["flip_test"] = bool(flip_test)
+        if window_batch_size is not None:
+            forward["batch_size"] = _check_positive_int(window_batch_size, "batch_size")
+        if mode is not None:
+            if mode not in LIFT_MODES:
+                raise ValueError(f"mode: expected one of {LIFT_MODES}, got {mode!r}")
+            forward["mode"] = mode
+        if progress is not None:
+            forward["progress"] = bool(progress)
+        return preprocess, forward, {}
+
+    def preprocess(
+        self,
+        inputs: Any,
+        image_size: tuple[float, float] | None = None,
+        normalized: bool = False,
+        keypoint_format: str = "h36m",
+        confidence_threshold: float = 0.3,
+    ) -> dict[str, Any]:
+        keypoints = _as_array(inputs, "inputs")
+        _check_sequence_shape(keypoints, keypoint_format, (2, 3), "x, y[, confidence]")
+        if image_size is not None and normalized:
+            raise ValueError("image_size: pass either image_size (pixel input) or normalized=True, not both")
+        confidence = keypoints[..., 2] if keypoints.shape[-1] == 3 else None
+        converted, valid = convert_keypoints(
+            keypoints[..., :2],
+            keypoint_format,
+            target=_model_skeleton(self.model),
+            confidence=confidence,
+            confidence_threshold=confidence_threshold,
+        )
+        _check_all_missing(
+            ~valid, f"NaN, confidence <= {confidence_threshold} or not derivable from {keypoint_format!r}"
+        )
+        if image_size is not None:
+            normalised = normalize_screen_coordinates(converted, *image_size).astype(np.float32)
+        else:
+            largest = float(np.abs(converted[valid]).max())
+            if not normalized and largest > PIXEL_THRESHOLD:
+                raise ValueError(
+                    f"image_size: the keypoints look like pixels (values up to {largest:.1f}); pass "
+                    "image_size=(width, height), or normalized=True if they are normalised screen coordinates"
+                )
+            normalised = converted
+        return {"keypoints_2d": normalised, "missing": ~valid, "input_keypoints": converted}
+
+    def _forward(
+        self,
+        model_inputs: dict[str, Any],
+        mode: str = "per_frame",
+        flip_test: bool = False,
+        batch_size: int = 256,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        num_frames = len(model_inputs["keypoints_2d"])
+        with self._progress_bar(num_frames, progress, "lifting") as bar:
+            poses_3d = lift_sequence(
+                self.model,
+                model_inputs["keypoints_2d"],
+                missing=model_inputs["missing"],
+                mode=mode,
+                batch_size=batch_size,
+                flip_test=flip_test,
+                progress=_progress_callback(bar),
+            )
+        return {
+            "poses_3d": poses_3d,
+            "missing": model_inputs["missing"],
+            "keypoints_2d": model_inputs["input_keypoints"],
+        }
+
+    def postprocess(self, model_outputs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "poses_3d": np.asarray(model_outputs["poses_3d"], dtype=np.float32),
+            "joint_names": list(_model_skeleton(self.model).joint_names),
+            "missing": np.asarray(model_outputs["missing"], dtype=bool),
+            "keypoints_2d": np.asarray(model_outputs["keypoints_2d"], dtype=np.float32),
+            "units": "m",
+        }
+
+
+class MPMPoseCompletionPipeline(_MPMPipeline):
+    """Partial 3D pose sequences -> complete 3D poses with an ``MPMForPoseCompletion`` (pose-completion).
+
+    Input: ``(frames, 17, 3)`` metres (``(frames, 32, 3)`` with ``keypoint_format="h36m32"``), NaN at hidden
+    joints. Poses should be root-relative; where the pelvis is visible it is subtracted, so camera- or
+    world-space input works too as long as the pelvis is given.
+
+    Call parameters: ``occluded_joints`` (body parts such as ``"left_arm"``, see
+    ``mpm_hf.masking.BODY_PARTS``, and/or joint indices, hidden in every frame), ``keypoint_format="h36m"``
+    (or ``"h36m32"``), ``batch_size=256`` (windows per forward pass), ``progress=False``.
+
+    Returns a dict: ``poses_3d`` ``(frames, 17, 3)`` float32 metres, pelvis at 0 (every joint is the model's
+    prediction, the visible ones included); ``joint_names``; ``missing`` ``(frames, 17)`` bool, the joints
+    that were hidden; ``units`` ``"m"``.
+    """
+
+    model_class = MPMForPoseCompletion
+
+    def _sanitize_parameters(
+        self,
+        occluded_joints: str | int | Iterable[str | int] | None = None,
+        keypoint_format: str | None = None,
+        window_batch_size: int | None = None,
+        progress: bool | None = None,
+    ) -> tuple[dict, dict, dict]:
+        preprocess: dict[str, Any] = {}
+        forward: dict[str, Any] = {}
+        if occluded_joints is not None:
+            if not isinstance(occluded_joints, (str, int)):
+                occluded_joints = list(occluded_joints)
+            resolve_joints(occluded_joints, self.model.config.num_joints)  # fail early on unknown parts
+            preprocess["occluded_joints"] = occluded_joints
+        if keypoint_format is not None:
+            if keypoint_format not in ("h36m", "h36m32"):
+                raise ValueError(
+                    f"keypoint_format: expected 'h36m' or 'h36m32' for 3D poses, got {keypoint_format!r}"
+                )
+            preprocess["keypoint_format"] = keypoint_format
+        if window_batch_size is not None:
+            forward["batch_size"] = _check_positive_int(window_batch_size, "batch_size")
+        if progress is not None:
+            forward["progress"] = bool(progress)
+        return preprocess, forward, {}
+
+    def preprocess(
+        self,
+        inputs: Any,
+        occluded_joints: str | int | list[str | int] | None = None,
+        keypoint_format: str = "h36m",
+    ) -> dict[str, Any]:
+        poses = _as_array(inputs, "inputs")
+        _check_sequence_shape(poses, keypoint_format, (3,), "x, y, z in metres")
+        converted, valid = convert_keypoints(poses, keypoint_format, target=_model_skeleton(self.model))
+        hidden = ~valid
+        if occluded_joints is not None:
+            hidden[:, resolve_joints(occluded_joints, hidden.shape[1])] = True
+        _check_all_missing(hidden, "NaN or occluded")
+        root_visible = ~hidden[:, 0]
+        converted[root_visible] -= converted[root_visible, :1]
+        return {"poses_3d": converted, "missing": hidden}
+
+    def _forward(
+        self, model_inputs: dict[str, Any], batch_size: int = 256, progress: bool = False
+    ) -> dict[str, Any]:
+        num_frames = len(model_inputs["poses_3d"])
+        with self._progress_bar(num_frames, progress, "completing") as bar:
+            poses_3d = complete_sequence(
+                self.model,
+                model_inputs["poses_3d"],
+                missing=model_inputs["missing"],
+                batch_size=batch_size,
+                progress=_progress_callback(bar),
+            )
+        return {"poses_3d": poses_3d, "missing": model_inputs["missing"]}
+
+    def postprocess(self, model_outputs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "poses_3d": np.asarray(model_outputs["poses_3d"], dtype=np.float32),
+            "joint_names": list(_model_skeleton(self.model).joint_names),
+            "missing": np.asarray(model_outputs["missing"], dtype=bool),
+            "units": "m",
+        }
+
+
+def register_pipelines() -> None:
+    """Register ``"pose-lifting"`` and ``"pose-completion"`` with ``transformers.pipeline`` (idempotent)."""
+    for task, pipeline_class, model_class in (
+        (POSE_LIFTING_TASK, MPMPoseLiftingPipeline, MPMForPoseLifting),
+        (POSE_COMPLETION_TASK, MPMPoseCompletionPipeline, MPMForPoseCompletion),
+    ):
+        registered = PIPELINE_REGISTRY.supported_tasks.get(task)
+        if registered is not None and registered.get("impl") is pipeline_class:
+            continue
+        PIPELINE_REGISTRY.register_pipeline(task, pipeline_class=pipeline_class, pt_model=model_class)

@@ -1,0 +1,413 @@
+"""The pose-lifting and pose-completion pipelines: formats, masking, windows, batching, errors, real data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from mpm_hf import MPMConfig, MPMForPoseCompletion, MPMForPoseLifting
+from mpm_hf.camera import normalize_screen_coordinates
+from mpm_hf.completion import complete_sequence
+from mpm_hf.inference import window_indices
+from mpm_hf.keypoints import H36M_17, convert_keypoints, flip_poses, get_skeleton
+from mpm_hf.pipelines import (
+    KEYPOINT_FORMATS,
+    MPMPoseCompletionPipeline,
+    MPMPoseLiftingPipeline,
+    register_pipelines,
+)
+
+WINDOW = 27
+IMAGE_SIZE = (1000, 1000)
+
+
+def tiny_config() -> MPMConfig:
+    return MPMConfig(
+        num_frames=WINDOW, hidden_size=32, intermediate_size=64, num_attention_heads=4, num_hidden_layers=1
+    )
+
+
+@pytest.fixture(scope="module")
+def lifting_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    model = MPMForPoseLifting(tiny_config())
+    # A mask token far from any real coordinate, so that feeding it (or not) visibly changes the output.
+    model.mpm.spatial_mask_token_2d.data.fill_(3.0)
+    folder = tmp_path_factory.mktemp("lifting")
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def completion_dir(tmp_path_factory):
+    torch.manual_seed(1)
+    model = MPMForPoseCompletion(tiny_config())
+    model.mpm.spatial_mask_token_3d.data.fill_(3.0)
+    folder = tmp_path_factory.mktemp("completion")
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def lifter(lifting_dir) -> MPMPoseLiftingPipeline:
+    register_pipelines()
+    return pipeline("pose-lifting", model=str(lifting_dir), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def completer(completion_dir) -> MPMPoseCompletionPipeline:
+    register_pipelines()
+    return pipeline("pose-completion", model=str(completion_dir), device="cpu")
+
+
+def pixel_sequence(num_frames: int, num_joints: int = 17, seed: int = 0) -> np.ndarray:
+    """A smoothly moving random skeleton in pixels of a 1000x1000 image: ``(frames, joints, 2)``."""
+    rng = np.random.default_rng(seed)
+    template = rng.uniform(350, 650, size=(num_joints, 2))
+    drift = np.linspace(0, 60, num_frames)[:, None, None] * np.array([1.0, 0.3])
+    return (template + drift + rng.normal(scale=2.0, size=(num_frames, num_joints, 2))).astype(np.float32)
+
+
+def normalised(keypoints: np.ndarray) -> np.ndarray:
+    return normalize_screen_coordinates(keypoints, *IMAGE_SIZE).astype(np.float32)
+
+
+def direct_window(
+    model, window_2d: np.ndarray, mask: np.ndarray, head: str = "sequence_poses_3d"
+) -> np.ndarray:
+    """The model called by hand on one window ``(27, 17, 2)`` with its spatial mask ``(27, 17)``."""
+    poses = torch.from_numpy(np.nan_to_num(window_2d, nan=0.0))[None]
+    output = model(poses=poses, spatial_mask=torch.from_numpy(mask)[None])
+    return getattr(output, head)[0].detach().numpy()
+
+
+# --- Registration and loading -------------------------------------------------------------------------------
+
+
+def test_register_pipelines_is_idempotent():
+    register_pipelines()
+    register_pipelines()
+    assert PIPELINE_REGISTRY.supported_tasks["pose-lifting"]["impl"] is MPMPoseLiftingPipeline
+    assert PIPELINE_REGISTRY.supported_tasks["pose-lifting"]["pt"] == (MPMForPoseLifting,)
+    assert PIPELINE_REGISTRY.supported_tasks["pose-completion"]["impl"] is MPMPoseCompletionPipeline
+
+
+def test_lifting_output_contract(lifter):
+    assert isinstance(lifter, MPMPoseLiftingPipeline)
+    assert not lifter.model.training
+    result = lifter(pixel_sequence(30), image_size=IMAGE_SIZE)
+    assert set(result) == {"poses_3d", "joint_names", "missing", "keypoints_2d", "units"}
+    assert result["poses_3d"].shape == (30, 17, 3) and result["poses_3d"].dtype == np.float32
+    assert result["missing"].shape == (30, 17) and result["missing"].dtype == bool
+    assert not result["missing"].any()
+    assert result["joint_names"] == list(H36M_17.joint_names)
+    assert result["units"] == "m"
+    np.testing.assert_array_equal(result["poses_3d"][:, 0], 0.0)  # root-relative
+    np.testing.assert_allclose(result["keypoints_2d"], pixel_sequence(30))  # the input, in its own units
+
+
+def test_pipeline_from_model_instance_and_construction_defaults(lifting_dir):
+    model = MPMForPoseLifting.from_pretrained(lifting_dir)
+    pipe = MPMPoseLiftingPipeline(model=model, device="cpu", normalized=True, batch_size=4, mode="sequence")
+    keypoints = normalised(pixel_sequence(30))
+    np.testing.assert_allclose(
+        pipe(keypoints)["poses_3d"], pipe(keypoints, batch_size=256, mode="sequence")["poses_3d"], atol=1e-6
+    )
+    assert pipe._forward_params == {"batch_size": 4, "mode": "sequence"}
+
+
+def test_pipeline_rejects_the_wrong_head(completion_dir):
+    with pytest.raises(ValueError, match="model: MPMPoseLiftingPipeline needs a MPMForPoseLifting"):
+        MPMPoseLiftingPipeline(model=MPMForPoseCompletion.from_pretrained(completion_dir), device="cpu")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")  # huggingface_hub's LFS upload
+def test_pipeline_loads_a_hub_repo(hub_env, lifting_dir, lifter):
+    repo_id = hub_env.unique_repo_id("mpm-lifting")
+    MPMForPoseLifting.from_pretrained(lifting_dir).push_to_hub(repo_id)
+    from_hub = pipeline("pose-lifting", model=repo_id, device="cpu")
+    keypoints = pixel_sequence(10)
+    np.testing.assert_array_equal(
+        from_hub(keypoints, image_size=IMAGE_SIZE)["poses_3d"],
+        lifter(keypoints, image_size=IMAGE_SIZE)["poses_3d"],
+    )
+
+
+# --- Keypoint formats and missing joints --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("keypoint_format", KEYPOINT_FORMATS)
+def test_every_keypoint_format_equals_lifting_its_h36m_conversion(lifter, keypoint_format):
+    num_joints = get_skeleton(keypoint_format).num_joints
+    keypoints = pixel_sequence(12, num_joints, seed=3)
+    result = lifter(keypoints, image_size=IMAGE_SIZE, keypoint_format=keypoint_format)
+    converted, valid = convert_keypoints(keypoints, keypoint_format)
+    np.testing.assert_array_equal(result["missing"], ~valid)
+    expected = lifter(normalised(converted), normalized=True)  # NaN where the format has no such joint
+    np.testing.assert_allclose(result["poses_3d"], expected["poses_3d"], atol=1e-6)
+    assert np.isfinite(result["poses_3d"]).all()
+    if keypoint_format == "mpii":  # MPII has no neck/nose: missing in every frame
+        assert result["missing"][:, H36M_17.index("neck_nose")].all()
+        assert result["missing"].sum() == 12
+    else:
+        assert not result["missing"].any()
+
+
+def test_nan_and_low_confidence_joints_are_fed_as_masked(lifter):
+    keypoints = pixel_sequence(WINDOW, seed=4)
+    confidence = np.full((WINDOW, 17, 1), 0.9, dtype=np.float32)
+    keypoints[3, 5] = np.nan
+    keypoints[10:20, 13] = np.nan
+    confidence[0, 2] = 0.1
+    confidence[7, 16] = 0.3  # at the threshold: missing
+    expected_mask = np.zeros((WINDOW, 17), dtype=bool)
+    expected_mask[3, 5] = expected_mask[10:20, 13] = expected_mask[0, 2] = expected_mask[7, 16] = True
+
+    received = []
+    hook = lifter.model.register_forward_pre_hook(
+        lambda module, args, kwargs: received.append(kwargs["spatial_mask"].clone()), with_kwargs=True
+    )
+    try:
+        result = lifter(
+            np.concatenate([keypoints, confidence], axis=-1), image_size=IMAGE_SIZE, mode="sequence"
+        )
+    finally:
+        hook.remove()
+    np.testing.assert_array_equal(result["missing"], expected_mask)
+    assert len(received) == 1
+    np.testing.assert_array_equal(received[0][0].numpy(), expected_mask)
+
+    with torch.no_grad():
+        window = normalised(keypoints)
+        masked = direct_window(lifter.model, window, expected_mask)
+        zeros_unmasked = direct_window(lifter.model, window, np.zeros_like(expected_mask))
+        garbage = np.where(expected_mask[..., None], 123.0, window).astype(np.float32)
+        masked_garbage = direct_window(lifter.model, garbage, expected_mask)
+    np.testing.assert_allclose(result["poses_3d"], masked, atol=1e-5)
+    np.testing.assert_allclose(masked_garbage, masked, atol=1e-6)  # masked values never reach the model
+    assert not np.allclose(result["poses_3d"], zeros_unmasked, atol=1e-4)
+
+
+def test_confidence_threshold_is_a_parameter(lifter):
+    keypoints = np.concatenate([pixel_sequence(8), np.full((8, 17, 1), 0.5, np.float32)], axis=-1)
+    assert not lifter(keypoints, image_size=IMAGE_SIZE)["missing"].any()
+    with pytest.raises(ValueError, match="every joint is missing"):
+        lifter(keypoints, image_size=IMAGE_SIZE, confidence_threshold=0.5)
+
+
+# --- Windows, batching, flip test ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_frames", [1, 5, WINDOW, 70])
+@pytest.mark.parametrize("mode", ["per_frame", "sequence"])
+def test_short_and_long_sequences(lifter, num_frames, mode):
+    result = lifter(pixel_sequence(num_frames), image_size=IMAGE_SIZE, mode=mode, batch_size=16)
+    assert result["poses_3d"].shape == (num_frames, 17, 3)
+    assert np.isfinite(result["poses_3d"]).all()
+
+
+def test_per_frame_batching_equals_a_naive_window_loop(lifter):
+    num_frames = 40
+    keypoints = normalised(pixel_sequence(num_frames, seed=5))
+    keypoints[5:9, 3] = np.nan
+    missing = ~np.isfinite(keypoints).all(-1)
+    result = lifter(keypoints, normalized=True, batch_size=16)
+    with torch.no_grad():
+        naive = np.stack(
+            [
+                direct_window(lifter.model, keypoints[rows], missing[rows], head="poses_3d")[0]
+                for rows in window_indices(num_frames, WINDOW)  # one centred, edge-padded window at a time
+            ]
+        )
+    np.testing.assert_allclose(result["poses_3d"], naive, atol=1e-5)
+
+
+def test_sequence_mode_does_not_depend_on_batch_size(lifter):
+    keypoints = pixel_sequence(100, seed=6)
+    one = lifter(keypoints, image_size=IMAGE_SIZE, mode="sequence", batch_size=1)["poses_3d"]
+    many = lifter(keypoints, image_size=IMAGE_SIZE, mode="sequence", batch_size=256)["poses_3d"]
+    np.testing.assert_allclose(one, many, atol=1e-5)
+
+
+def test_flip_test_averages_with_the_mirrored_input(lifter):
+    keypoints = normalised(pixel_sequence(20, seed=7))
+    plain = lifter(keypoints, normalized=True)["poses_3d"]
+    mirrored = flip_poses(lifter(flip_poses(keypoints), normalized=True)["poses_3d"])
+    flipped = lifter(keypoints, normalized=True, flip_test=True)["poses_3d"]
+    np.testing.assert_allclose(flipped, (plain + mirrored) / 2, atol=1e-5)
+
+
+def test_a_list_of_tracks_gives_a_list_of_results(lifter):
+    tracks = [
+        pixel_sequence(30, seed=8),
+        torch.from_numpy(pixel_sequence(4, seed=9)),
+        pixel_sequence(9).tolist(),
+    ]
+    results = lifter(tracks, image_size=IMAGE_SIZE)
+    assert isinstance(results, list) and len(results) == 3
+    for track, result in zip(tracks, results, strict=True):
+        single = lifter(np.asarray(track), image_size=IMAGE_SIZE)
+        np.testing.assert_array_equal(result["poses_3d"], single["poses_3d"])
+    assert len(lifter(tuple(tracks[:2]), image_size=IMAGE_SIZE)) == 2
+
+
+def test_progress_bar(lifter, capsys):
+    lifter(pixel_sequence(30), image_size=IMAGE_SIZE, progress=True)
+    assert "lifting" in capsys.readouterr().err
+
+
+# --- Validation ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("inputs", "kwargs", "match"),
+    [
+        (np.zeros((10, 17)), {"normalized": True}, r"inputs: expected shape \(frames, 17, 2 or 3\)"),
+        (np.zeros((10, 16, 2)), {"normalized": True}, r"inputs: .*keypoint_format='h36m', got \(10, 16, 2\)"),
+        (np.zeros((10, 26, 2)), {"keypoint_format": "coco"}, r"keypoint_format='coco', got \(10, 26, 2\)"),
+        (np.zeros((10, 17, 4)), {"normalized": True}, "inputs: expected shape"),
+        (np.zeros((0, 17, 2)), {"normalized": True}, "inputs: expected at least one frame"),
+        (np.zeros((10, 17, 2)), {"keypoint_format": "openpose"}, "keypoint_format: expected one of"),
+        (np.full((10, 17, 2), np.nan), {"normalized": True}, "inputs: every joint is missing in every frame"),
+        (np.zeros((10, 17, 3)), {"normalized": True}, "every joint is missing"),  # confidence 0 everywhere
+        (
+            np.full((10, 17, 2), 500.0),
+            {},
+            r"image_size: the keypoints look like pixels \(values up to 500.0\)",
+        ),
+        (np.zeros((10, 17, 2)), {"image_size": (1000, 1000), "normalized": True}, "not both"),
+        (np.zeros((10, 17, 2)), {"image_size": (1000,)}, r"image_size: expected \(width, height\)"),
+        (np.zeros((10, 17, 2)), {"image_size": (0, 1000)}, "image_size: expected two positive numbers"),
+        (np.zeros((10, 17, 2)), {"mode": "fast"}, "mode: expected one of"),
+        (np.zeros((10, 17, 2)), {"batch_size": 0}, "batch_size: expected a positive integer"),
+        ("not keypoints", {}, "inputs: expected a numeric array"),
+        ([], {}, "inputs: expected a sequence or a non-empty list"),
+    ],
+)
+def test_lifting_validation_errors(lifter, inputs, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lifter(inputs, **kwargs)
+
+
+def test_normalised_keypoints_need_no_image_size(lifter):
+    keypoints = normalised(pixel_sequence(10))
+    np.testing.assert_array_equal(
+        lifter(keypoints)["poses_3d"], lifter(keypoints, normalized=True)["poses_3d"]
+    )
+
+
+# --- Completion ---------------------------------------------------------------------------------------------
+
+
+def root_relative_sequence(num_frames: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    poses = rng.normal(scale=0.3, size=(17, 3)) + np.linspace(0, 0.2, num_frames)[:, None, None]
+    poses = poses + rng.normal(scale=0.01, size=(num_frames, 17, 3))
+    return (poses - poses[:, :1]).astype(np.float32)
+
+
+def test_completion_masks_nan_and_occluded_joints(completer):
+    poses = root_relative_sequence(WINDOW)
+    poses[:, 3] = np.nan
+    result = completer(poses, occluded_joints=["left_arm"])
+    expected_mask = np.zeros((WINDOW, 17), dtype=bool)
+    expected_mask[:, [3, 11, 12, 13]] = True
+    np.testing.assert_array_equal(result["missing"], expected_mask)
+    assert result["poses_3d"].shape == (WINDOW, 17, 3) and result["poses_3d"].dtype == np.float32
+    assert result["joint_names"] == list(H36M_17.joint_names) and result["units"] == "m"
+    with torch.no_grad():
+        direct = completer.model(
+            poses=torch.from_numpy(np.nan_to_num(poses))[None],
+            spatial_mask=torch.from_numpy(expected_mask)[None],
+        ).poses_3d[0]
+    np.testing.assert_allclose(result["poses_3d"], direct.numpy(), atol=1e-5)
+
+
+def test_completion_of_a_short_sequence_is_edge_padded(completer):
+    poses = root_relative_sequence(6, seed=2)
+    result = completer(poses, occluded_joints="right_leg")
+    padded = poses[np.minimum(np.arange(WINDOW), 5)]
+    mask = np.zeros((WINDOW, 17), dtype=bool)
+    mask[:, [1, 2, 3]] = True
+    with torch.no_grad():
+        direct = completer.model(
+            poses=torch.from_numpy(padded)[None], spatial_mask=torch.from_numpy(mask)[None]
+        )
+    np.testing.assert_allclose(result["poses_3d"], direct.poses_3d[0, :6].numpy(), atol=1e-5)
+
+
+def test_completion_of_a_long_sequence_is_batched_and_root_relative(completer):
+    poses = root_relative_sequence(100, seed=3)
+    poses[::7, 14] = np.nan
+    in_camera = poses + np.array([0.5, -0.2, 4.0], dtype=np.float32)  # pelvis visible: subtracted
+    one = completer(in_camera, occluded_joints=[16, "head"], batch_size=1)
+    many = completer(poses, occluded_joints=[16, "head"], batch_size=256)
+    np.testing.assert_allclose(one["poses_3d"], many["poses_3d"], atol=1e-5)
+    np.testing.assert_array_equal(one["missing"][:, [9, 10, 16]], True)
+    np.testing.assert_array_equal(one["missing"][::7, 14], True)
+    direct = complete_sequence(completer.model, poses, occluded_joints=[16, "head"])
+    np.testing.assert_allclose(many["poses_3d"], direct, atol=1e-6)
+
+
+def test_completion_from_h36m32(completer):
+    poses_32 = np.random.default_rng(0).normal(scale=0.3, size=(10, 32, 3)).astype(np.float32)
+    result = completer(poses_32, keypoint_format="h36m32")
+    poses_17 = convert_keypoints(poses_32, "h36m32")[0]
+    np.testing.assert_allclose(result["poses_3d"], completer(poses_17)["poses_3d"], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "kwargs", "match"),
+    [
+        (np.zeros((10, 17, 2)), {}, r"inputs: expected shape \(frames, 17, 3\)"),
+        (np.full((10, 17, 3), np.nan), {}, "inputs: every joint is missing"),
+        (np.zeros((10, 17, 3)), {"occluded_joints": ["tail"]}, "occluded body part: expected one of"),
+        (np.zeros((10, 17, 3)), {"occluded_joints": [17]}, "occluded joint index"),
+        (np.zeros((10, 17, 3)), {"keypoint_format": "coco"}, "keypoint_format: expected 'h36m' or 'h36m32'"),
+    ],
+)
+def test_completion_validation_errors(completer, inputs, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        completer(inputs, **kwargs)
+
+
+# --- Real data ----------------------------------------------------------------------------------------------
+
+# The MHFormer demo video's resolution is not stored with its keypoints. They span x in [260, 928] and
+# y in [88, 658] px, which fits 1280x720 and 1920x1080 alike; the box's centre (594, 373) is near the centre
+# of a 1280x720 frame (640, 360) and far from that of a 1920x1080 one, so 1280x720 is the likelier size.
+IN_THE_WILD_IMAGE_SIZE = (1280, 720)
+
+
+@pytest.mark.shared_data
+def test_in_the_wild_keypoints(lifter, shared_data_dir):
+    with np.load(shared_data_dir / "inthewild" / "mhformer_demo_sample_video_keypoints.npz") as data:
+        keypoints = data["reconstruction"][0]
+    assert keypoints.shape == (92, 17, 2)
+    assert (
+        keypoints[..., 0].max() < IN_THE_WILD_IMAGE_SIZE[0]
+        and keypoints[..., 1].max() < IN_THE_WILD_IMAGE_SIZE[1]
+    )
+    result = lifter(keypoints, image_size=IN_THE_WILD_IMAGE_SIZE, keypoint_format="h36m")
+    assert result["poses_3d"].shape == (92, 17, 3) and np.isfinite(result["poses_3d"]).all()
+    assert not result["missing"].any()
+
+
+@pytest.mark.shared_data
+def test_stacked_hourglass_mpii_detections_of_s9(lifter, shared_data_dir):
+    with np.load(shared_data_dir / "h36m" / "data_2d_h36m_sh_pt_mpii.npz", allow_pickle=True) as data:
+        detections = data["positions_2d"].item()["S9"]["Walking"][0][:300]
+    camera = json.loads((shared_data_dir / "h36m" / "h36m_cameras.json").read_text())["S9"][0]
+    image_size = (camera["res_w"], camera["res_h"])
+    assert image_size == (1000, 1002)
+    result = lifter(detections, image_size=image_size, keypoint_format="mpii", mode="sequence")
+    assert result["poses_3d"].shape == (300, 17, 3) and np.isfinite(result["poses_3d"]).all()
+    neck = H36M_17.index("neck_nose")
+    assert result["missing"][:, neck].all()
+    assert not np.delete(result["missing"], neck, axis=1).any()
