@@ -305,3 +305,14 @@ for path in {[p for p in sys.path if p.endswith('site-packages')]!r}:
     sys.path.append(path)
 sys.path = [p for p in sys.path if not p.startswith({str(REPO_ROOT / 'src')!r})]
 """
+
+
+def test_parameter_and_flop_table_accounts_for_every_parameter():
+    from mpm_hf.info import count_flops, count_parameters, table
+
+    model = MPMForPoseLifting(tiny_config())
+    parameters = count_parameters(model)
+    assert sum(v for k, v in parameters.items() if k != "total") == parameters["total"]
+    flops = count_flops(model)
+    assert flops["total"] > 0 and sum(v for k, v in flops.items() if k != "total") == flops["total"]
+    assert "| total |" in table(model)
