@@ -221,18 +221,14 @@ def centre_and_sequence(output) -> tuple[torch.Tensor, torch.Tensor]:
     return output.poses_3d, output.sequence_poses_3d
 
 
-def check_compiled(
-    eager: torch.nn.Module, compiled: torch.nn.Module, poses: torch.Tensor, tolerance: float
-) -> float:
+def check_compiled(eager: torch.nn.Module, compiled: torch.nn.Module, poses: torch.Tensor, tolerance: float) -> float:
     """Largest absolute output difference of the compiled model; raises when above ``tolerance``."""
     with torch.inference_mode():
         expected = centre_and_sequence(eager(poses))
         actual = centre_and_sequence(compiled(poses))
     difference = max((a - e).abs().max().item() for a, e in zip(actual, expected, strict=True))
     if not difference <= tolerance:
-        raise RuntimeError(
-            f"torch.compile changed the outputs: max |difference| {difference:.3g} > {tolerance}"
-        )
+        raise RuntimeError(f"torch.compile changed the outputs: max |difference| {difference:.3g} > {tolerance}")
     return difference
 
 
@@ -421,9 +417,7 @@ REFERENCE_GROUPS = {
 
 
 def _parameters_under(model: torch.nn.Module, prefixes: list[str]) -> int:
-    return sum(
-        p.numel() for name, p in model.named_parameters() if any(name.startswith(f + ".") for f in prefixes)
-    )
+    return sum(p.numel() for name, p in model.named_parameters() if any(name.startswith(f + ".") for f in prefixes))
 
 
 def _module_flops(counts: dict, model: torch.nn.Module, prefixes: list[str]) -> int:
@@ -466,10 +460,7 @@ def print_breakdown(result: dict) -> None:
         f"\n## Per-module breakdown, {result['frames']} frames, {result['layers']} layers "
         f"(one window; {result['flop_convention']}; matmul/conv/attention FLOPs only)\n"
     )
-    print(
-        "| module | ours params (M) | ours MFLOPs | reference params (M) | reference MFLOPs "
-        "| share of FLOPs |"
-    )
+    print("| module | ours params (M) | ours MFLOPs | reference params (M) | reference MFLOPs | share of FLOPs |")
     print("|---|---:|---:|---:|---:|---:|")
     ours, reference = result["ours"], result[REFERENCE]
     total = ours["total"]["flops"]
@@ -553,14 +544,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="inference batch sizes (default 1,32,256; --quick 1,32)",
     )
     parser.add_argument("--full-sweep", action="store_true", help=f"inference batch sizes {FULL_SWEEP}")
-    parser.add_argument(
-        "--train-batch-sizes", type=parse_ints, default=[32], help="training batch sizes (32)"
-    )
+    parser.add_argument("--train-batch-sizes", type=parse_ints, default=[32], help="training batch sizes (32)")
     parser.add_argument("--modes", default="inference,training", help="inference,training")
     parser.add_argument("--dtypes", default="fp32,bf16", help="fp32 and/or bf16 (autocast)")
-    parser.add_argument(
-        "--repeats", type=int, default=None, help="timed samples per figure (default 7; --quick 3)"
-    )
+    parser.add_argument("--repeats", type=int, default=None, help="timed samples per figure (default 7; --quick 3)")
     parser.add_argument(
         "--min-time",
         type=float,
@@ -571,15 +558,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and batch sizes")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
-    parser.add_argument(
-        "--compile", action="store_true", help="add torch.compile(ours) (outputs checked first)"
-    )
+    parser.add_argument("--compile", action="store_true", help="add torch.compile(ours) (outputs checked first)")
     parser.add_argument("--compile-tolerance", type=float, default=1e-4)
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-memory call")
     parser.add_argument("--no-breakdown", dest="breakdown", action="store_false")
-    parser.add_argument(
-        "--peak-size", type=int, default=2048, help="side of the square sgemm for the peak (2048)"
-    )
+    parser.add_argument("--peak-size", type=int, default=2048, help="side of the square sgemm for the peak (2048)")
     parser.add_argument("--peak-repeats", type=int, default=10)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
@@ -597,9 +580,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.layers is None:
         args.layers = [RELEASED_LAYERS.get(f, 3) for f in args.frames]
     elif len(args.layers) != len(args.frames):
-        parser.error(
-            f"--layers: expected one value per frame count ({len(args.frames)}), got {len(args.layers)}"
-        )
+        parser.error(f"--layers: expected one value per frame count ({len(args.frames)}), got {len(args.layers)}")
     if args.batch_sizes is None:
         args.batch_sizes = FULL_SWEEP if args.full_sweep else ([1, 32] if args.quick else [1, 32, 256])
     args.repeats = args.repeats or (3 if args.quick else 7)
@@ -623,10 +604,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"# MPM lifting benchmark, {info['date']}, {info.get('cpu', '')} {info.get('gpu', '')}, "
         f"torch {info['torch']}, {info['threads']} threads, device {device}"
     )
-    print(
-        f"fp32 matmul peak ({args.peak_size}^3, best of {args.peak_repeats}): "
-        f"{peaks['fp32_start']:.1f} GFLOP/s\n"
-    )
+    print(f"fp32 matmul peak ({args.peak_size}^3, best of {args.peak_repeats}): {peaks['fp32_start']:.1f} GFLOP/s\n")
     print(HEADER)
 
     rows: list[Row] = []
@@ -654,9 +632,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     if "bf16" in args.dtypes:
         bf16_peak = max(peaks["bf16_start"], peaks["bf16_end"])
-        print(
-            f"bf16 matmul peak {bf16_peak:.1f} GFLOP/s (bf16 rows still report the fraction of the fp32 peak)"
-        )
+        print(f"bf16 matmul peak {bf16_peak:.1f} GFLOP/s (bf16 rows still report the fraction of the fp32 peak)")
     print()
     print(HEADER)
     for row in rows:

@@ -145,6 +145,24 @@ class MPMConfig(PretrainedConfig):
         super().__init__(**kwargs)
         self.validate_mpm()
 
+    @classmethod
+    def get_config_dict(cls, pretrained_model_name_or_path, **kwargs):
+        """As in ``PretrainedConfig``, but a missing ``config.json`` or another model's config is an error
+        (``transformers`` 5 would silently build a default config, or only warn)."""
+        config_dict, kwargs = super().get_config_dict(pretrained_model_name_or_path, **kwargs)
+        if not config_dict:
+            raise OSError(
+                f"{pretrained_model_name_or_path}: no config.json (expected an MPM checkpoint saved with "
+                "save_pretrained)"
+            )
+        model_type = config_dict.get("model_type")
+        if model_type != cls.model_type:
+            raise ValueError(
+                f"{pretrained_model_name_or_path}: config.json has model_type {model_type!r}, expected "
+                f"{cls.model_type!r} (an MPM checkpoint)"
+            )
+        return config_dict, kwargs
+
     @property
     def num_masked_frames(self) -> int:
         """Frames dropped from the encoder by temporal masking (at least one frame stays visible)."""

@@ -248,11 +248,12 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: config.lr_decay ** (step // decay_steps))
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
-    global_step = 0
+    global_step, previous_time = 0, 0.0
     checkpoint = latest_checkpoint(output_dir) if config.resume else None
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
-        global_step = json.loads((checkpoint / "trainer_state.json").read_text())["global_step"]
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        global_step, previous_time = state["global_step"], state.get("wall_time_s", 0.0)
         accelerator.print(f"[mpm-hf] resumed from {checkpoint} at step {global_step}")
 
     run_values = {**asdict(config), **(run_config or {})}
@@ -303,21 +304,22 @@ def train(
             for callback in callbacks:
                 callback(accelerator, model, global_step)
             if config.save_every and global_step % config.save_every == 0 and global_step < max_steps:
-                _save_checkpoint(accelerator, output_dir, global_step, config.checkpoints_total_limit)
+                _save_checkpoint(accelerator, output_dir, global_step, config.checkpoints_total_limit,
+                                 previous_time + time.time() - started)
             if global_step >= max_steps:
                 done = True
                 break
         epoch += 1
     progress.close()
-    elapsed = time.time() - started
+    elapsed = previous_time + time.time() - started
 
-    _save_checkpoint(accelerator, output_dir, global_step, config.checkpoints_total_limit)
+    _save_checkpoint(accelerator, output_dir, global_step, config.checkpoints_total_limit, elapsed)
     accelerator.wait_for_everyone()
     summary: dict[str, Any] = {
         "global_step": global_step,
         "epochs": global_step / steps_per_epoch,
         "steps_per_epoch": steps_per_epoch,
-        "wall_time_s": elapsed,
+        "wall_time_s": elapsed,  # cumulative over resumed segments
         "num_processes": accelerator.num_processes,
         "windows_seen": global_step * config.batch_size * config.gradient_accumulation_steps
         * accelerator.num_processes,
@@ -361,11 +363,13 @@ def _check_replicas(accelerator: Accelerator, model: torch.nn.Module, step: int,
             handle.write(json.dumps({"step": step, "processes": gathered.shape[0], "max_abs_diff": difference}) + "\n")
 
 
-def _save_checkpoint(accelerator: Accelerator, output_dir: Path, step: int, limit: int | None) -> None:
+def _save_checkpoint(
+    accelerator: Accelerator, output_dir: Path, step: int, limit: int | None, wall_time_s: float
+) -> None:
     path = output_dir / "checkpoints" / f"checkpoint-{step}"
     accelerator.save_state(str(path))
     if accelerator.is_main_process:
-        (path / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+        (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "wall_time_s": wall_time_s}))
         _prune_checkpoints(str(output_dir), limit)
     accelerator.wait_for_everyone()
 
