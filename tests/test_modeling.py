@@ -316,3 +316,13 @@ def test_parameter_and_flop_table_accounts_for_every_parameter():
     flops = count_flops(model)
     assert flops["total"] > 0 and sum(v for k, v in flops.items() if k != "total") == flops["total"]
     assert "| total |" in table(model)
+
+
+@pytest.mark.slow
+def test_torch_compile_gives_the_same_outputs():
+    model = MPMForPoseLifting(tiny_config(num_frames=9, num_hidden_layers=1)).eval()
+    x = poses(frames=9)
+    expected = model(poses=x)
+    compiled = torch.compile(model)(poses=x)
+    torch.testing.assert_close(compiled.poses_3d, expected.poses_3d, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(compiled.sequence_poses_3d, expected.sequence_poses_3d, atol=1e-5, rtol=1e-5)
