@@ -148,3 +148,18 @@ def test_evaluation_json_schema(tmp_path):
     assert report["mode"] == "per_frame" and report["num_frames"] > 0
     assert 0 < report["p_mpjpe"] <= report["mpjpe"]
     assert "| MPJPE (mm)" in done.stdout
+
+
+def test_detector_noise_tube_drops_hide_joints_in_every_frame():
+    from mpm_hf.training.tasks import DetectorNoise
+
+    keypoints = torch.zeros(64, 9, 17, 2)
+    valid = torch.ones(64, 9, 17, dtype=torch.bool)
+    noise = DetectorNoise(tube_drop_prob=0.5, tube_drop_max_joints=2)
+    _, new_valid = noise(keypoints, valid, torch.Generator().manual_seed(0))
+    hidden = ~new_valid
+    assert (hidden == hidden[:, :1]).all()  # the same joints in every frame of a window
+    per_window = hidden[:, 0].sum(-1)
+    assert per_window.max() <= 2 and 10 < (per_window > 0).sum() < 54
+    jitter, same_valid = DetectorNoise(std=0.01)(keypoints, valid, torch.Generator().manual_seed(0))
+    assert same_valid.all() and 0.005 < jitter.std() < 0.015

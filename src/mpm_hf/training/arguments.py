@@ -52,6 +52,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, default_subjects: str = 
     group.add_argument("--noise-outlier-prob", type=float, default=0.0)
     group.add_argument("--noise-outlier-std", type=float, default=0.05)
     group.add_argument("--noise-drop-prob", type=float, default=0.0, help="probability a 2D joint goes missing")
+    group.add_argument("--noise-tube-drop-prob", type=float, default=0.0,
+                       help="probability a window misses 1..--noise-tube-drop-joints joints in every frame")
+    group.add_argument("--noise-tube-drop-joints", type=int, default=2)
 
 
 def add_training_arguments(
@@ -167,4 +170,6 @@ def noise_from_args(args: argparse.Namespace) -> DetectorNoise:
         outlier_prob=args.noise_outlier_prob,
         outlier_std=args.noise_outlier_std,
         drop_prob=args.noise_drop_prob,
+        tube_drop_prob=args.noise_tube_drop_prob,
+        tube_drop_max_joints=args.noise_tube_drop_joints,
     )

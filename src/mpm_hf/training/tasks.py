@@ -22,17 +22,23 @@ class DetectorNoise:
         outlier_prob: probability that a joint gets a large error (``outlier_std``) instead, as detectors do on
             occluded limbs.
         outlier_std: standard deviation of those large errors.
-        drop_prob: probability that a joint is missing (then fed as a masked joint).
+        drop_prob: probability that a joint is missing in a frame (then fed as a masked joint).
+        tube_drop_prob: probability that a window misses 1..``tube_drop_max_joints`` joints in *every* frame, as a
+            detector that lacks a joint does (MPII has no neck/nose). Without it a model learns to fill a missing
+            joint from neighbouring frames only, and fails when a joint is absent from the whole window.
+        tube_drop_max_joints: the most joints a tube drop hides.
     """
 
     std: float = 0.0
     outlier_prob: float = 0.0
     outlier_std: float = 0.05
     drop_prob: float = 0.0
+    tube_drop_prob: float = 0.0
+    tube_drop_max_joints: int = 2
 
     @property
     def active(self) -> bool:
-        return self.std > 0 or self.outlier_prob > 0 or self.drop_prob > 0
+        return self.std > 0 or self.outlier_prob > 0 or self.drop_prob > 0 or self.tube_drop_prob > 0
 
     def __call__(
         self, keypoints: torch.Tensor, valid: torch.Tensor, generator: torch.Generator
@@ -49,6 +55,13 @@ class DetectorNoise:
         if self.drop_prob > 0:
             dropped = torch.rand(valid.shape, generator=generator, device=device) < self.drop_prob
             valid = valid & ~dropped
+        if self.tube_drop_prob > 0:
+            batch_size, _, num_joints = valid.shape
+            chosen = torch.rand(batch_size, generator=generator, device=device) < self.tube_drop_prob
+            counts = torch.randint(1, self.tube_drop_max_joints + 1, (batch_size,), generator=generator, device=device)
+            ranks = torch.rand(batch_size, num_joints, generator=generator, device=device).argsort(-1).argsort(-1)
+            hidden = (ranks < counts[:, None]) & chosen[:, None]
+            valid = valid & ~hidden[:, None, :]
         return keypoints + noise.to(keypoints.dtype), valid
 
 
