@@ -1,0 +1,883 @@
+"""PyTorch MPM: a unified 2D-3D human pose representation via masked pose modeling (Zhang et al., 2023).
+
+Reading order: output dataclasses, small blocks (normalisation, pose encoders, spatial MLP, attention, transformer
+layers, strided layers, heads), the masked decoder, ``MPMPreTrainedModel``, ``MPMModel`` (the shared base: 2D/3D
+encoders + shared spatial MLP + shared temporal transformer) and the heads ``MPMForMaskedPoseModeling`` (stage I),
+``MPMForPoseLifting`` and ``MPMForPoseCompletion`` (stage II).
+
+Tensors: 2D keypoints ``(batch, frames, joints, 2)`` in normalised screen coordinates; 3D poses
+``(batch, frames, joints, 3)`` in camera-space metres, root-relative (pelvis, joint 0, at the origin). Joint
+features are flattened joint-major (``joint * coords + coord``), as in the released models.
+
+This file only imports its siblings ``configuration_mpm`` and ``masking`` so that a saved folder can be loaded with
+``trust_remote_code=True`` without the package installed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.utils import ModelOutput
+
+from .configuration_mpm import MPMConfig
+from .masking import resolve_joints, sample_masks
+
+# ----------------------------------------------------------------------------------------------------------------
+# Outputs
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MPMModelOutput(ModelOutput):
+    """Output of the shared base model.
+
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, num_visible_frames, hidden_size)`):
+            Shared temporal transformer output for the frames that were encoded (all frames when no temporal mask).
+        visible_frame_indices (`torch.LongTensor` of shape `(batch_size, num_visible_frames)`, *optional*):
+            Frame index of each encoded token; `None` when every frame was encoded.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*): input of every temporal layer and the final output,
+            each `(batch_size, num_visible_frames, hidden_size)`, when `output_hidden_states=True`.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    visible_frame_indices: torch.LongTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class MPMMaskedPoseModelingOutput(ModelOutput):
+    """Output of stage-I masked pose modeling.
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*): weighted sum of the losses below that apply.
+        loss_2d (`torch.FloatTensor`, *optional*): MPJPE of the reconstructed 2D sequence (normalised screen units).
+        loss_3d (`torch.FloatTensor`, *optional*): MPJPE of the reconstructed 3D sequence (metres).
+        loss_lift (`torch.FloatTensor`, *optional*): MPJPE of the 3D lifted from the masked 2D sequence (metres).
+        reconstructed_2d (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 2)`, *optional*).
+        reconstructed_3d (`torch.FloatTensor` of shape `(batch_size_3d, num_frames, num_joints, 3)`, *optional*).
+        lifted_3d (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 3)`, *optional*): 3D decoded
+            from the masked 2D input (masked 2D->3D lifting), when `lift_labels` are given.
+        spatial_mask_2d, spatial_mask_3d (`torch.BoolTensor` of shape `(batch_size, num_frames, num_joints)`):
+            joints replaced by the spatial mask token.
+        temporal_mask_2d, temporal_mask_3d (`torch.BoolTensor` of shape `(batch_size, num_frames)`): frames dropped
+            from the encoder.
+    """
+
+    loss: torch.FloatTensor | None = None
+    loss_2d: torch.FloatTensor | None = None
+    loss_3d: torch.FloatTensor | None = None
+    loss_lift: torch.FloatTensor | None = None
+    reconstructed_2d: torch.FloatTensor | None = None
+    reconstructed_3d: torch.FloatTensor | None = None
+    lifted_3d: torch.FloatTensor | None = None
+    spatial_mask_2d: torch.BoolTensor | None = None
+    temporal_mask_2d: torch.BoolTensor | None = None
+    spatial_mask_3d: torch.BoolTensor | None = None
+    temporal_mask_3d: torch.BoolTensor | None = None
+
+
+@dataclass
+class MPMPoseLiftingOutput(ModelOutput):
+    """Output of stage-II 2D->3D lifting.
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*): `loss_weight_centre * loss_centre +
+            loss_weight_sequence * loss_sequence`, when `labels` are given.
+        loss_centre, loss_sequence (`torch.FloatTensor`, *optional*): MPJPE (metres) of the centre frame and of all
+            frames.
+        poses_3d (`torch.FloatTensor` of shape `(batch_size, 1, num_joints, 3)`): the centre frame from the strided
+            transformer, camera-space metres, pelvis at the origin.
+        sequence_poses_3d (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 3)`): every frame
+            from the sequence head.
+        refined_poses_3d (`torch.FloatTensor` of shape `(batch_size, 1, num_joints, 3)`, *optional*): the centre
+            frame after the refine module (only with `use_refine` and camera inputs).
+    """
+
+    loss: torch.FloatTensor | None = None
+    loss_centre: torch.FloatTensor | None = None
+    loss_sequence: torch.FloatTensor | None = None
+    poses_3d: torch.FloatTensor | None = None
+    sequence_poses_3d: torch.FloatTensor | None = None
+    refined_poses_3d: torch.FloatTensor | None = None
+
+
+@dataclass
+class MPMPoseCompletionOutput(ModelOutput):
+    """Output of stage-II pose completion (partial 2D->3D or partial 3D->3D).
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*): MPJPE (metres) over all frames, when `labels` given.
+        poses_3d (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 3)`): the completed sequence.
+        spatial_mask (`torch.BoolTensor` of shape `(batch_size, num_frames, num_joints)`): the joints that were hidden.
+    """
+
+    loss: torch.FloatTensor | None = None
+    poses_3d: torch.FloatTensor | None = None
+    spatial_mask: torch.BoolTensor | None = None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def mpjpe_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean per-joint position error: the Euclidean distance over the last axis, averaged over everything else.
+
+    This is the "L2" loss of the paper (a distance, not a squared error). Units are those of the inputs.
+    """
+    if prediction.shape != target.shape:
+        raise ValueError(f"labels: expected shape {tuple(prediction.shape)}, got {tuple(target.shape)}")
+    return torch.linalg.vector_norm(prediction - target, dim=-1).mean()
+
+
+def zero_root(poses: torch.Tensor) -> torch.Tensor:
+    """Set the root joint (index 0) to the origin: ``(..., joints, coords)`` -> same shape."""
+    return torch.cat([torch.zeros_like(poses[..., :1, :]), poses[..., 1:, :]], dim=-2)
+
+
+def visible_frame_indices(temporal_mask: torch.Tensor) -> torch.Tensor:
+    """Indices of the unmasked frames of each row, in frame order: ``(batch, frames)`` -> ``(batch, visible)``."""
+    batch_size = temporal_mask.shape[0]
+    return (~temporal_mask).nonzero()[:, 1].reshape(batch_size, -1)
+
+
+def token_batch_norm(batch_norm: nn.BatchNorm1d, hidden_states: torch.Tensor) -> torch.Tensor:
+    """BatchNorm over every token: ``(batch, length, channels)``, statistics over batch and length.
+
+    Identical to the release's ``BatchNorm1d`` on ``(batch, channels, length)``, without the permutes.
+    """
+    shape = hidden_states.shape
+    return batch_norm(hidden_states.reshape(-1, shape[-1])).view(shape)
+
+
+def check_poses(poses: torch.Tensor, config: MPMConfig, name: str, coords: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` for a pose tensor that does not match the configuration."""
+    if not isinstance(poses, torch.Tensor):
+        raise ValueError(f"{name}: expected a torch.Tensor, got {type(poses).__name__}")
+    if poses.dim() != 4:
+        raise ValueError(
+            f"{name}: expected 4 dimensions (batch, frames, joints, coords), got shape {tuple(poses.shape)}"
+        )
+    batch_size, num_frames, num_joints, num_coords = poses.shape
+    if batch_size == 0:
+        raise ValueError(f"{name}: expected a non-empty batch, got batch size 0")
+    if num_frames != config.num_frames:
+        raise ValueError(f"{name}: expected {config.num_frames} frames (config.num_frames), got {num_frames}")
+    if num_joints != config.num_joints:
+        raise ValueError(f"{name}: expected {config.num_joints} joints (config.num_joints), got {num_joints}")
+    if num_coords not in coords:
+        raise ValueError(f"{name}: expected coordinates per joint in {coords}, got {num_coords}")
+
+
+def check_mask(mask: torch.Tensor | None, expected_shape: tuple[int, ...], name: str) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    if not isinstance(mask, torch.Tensor):
+        raise ValueError(f"{name}: expected a bool torch.Tensor, got {type(mask).__name__}")
+    if tuple(mask.shape) != tuple(expected_shape):
+        raise ValueError(f"{name}: expected shape {tuple(expected_shape)}, got {tuple(mask.shape)}")
+    return mask.bool()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Blocks
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class MPMLayerNorm(nn.Module):
+    """The release's LayerNorm: ``weight * (x - mean) / (std + eps) + bias`` with the *unbiased* std.
+
+    It differs from ``nn.LayerNorm`` (biased variance, eps inside the square root); converted checkpoints only
+    reproduce the released outputs with this formula.
+    """
+
+    def __init__(self, hidden_size: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.bias = nn.Parameter(torch.zeros(hidden_size))
+        self.eps = eps
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        # Two passes (mean, then the norm of the centred values): on CPU ``torch.var_mean`` / ``std`` with
+        # ``correction=1`` is about 10x slower than this, which made LayerNorm 15-30 % of a forward pass.
+        mean = hidden_states.mean(dim=-1, keepdim=True)
+        centred = hidden_states - mean
+        std = torch.linalg.vector_norm(centred, dim=-1, keepdim=True) / math.sqrt(hidden_states.shape[-1] - 1)
+        return torch.addcmul(self.bias, centred / (std + self.eps), self.weight)
+
+
+class MPMPoseEncoder(nn.Module):
+    """Light per-modality encoder, frame by frame: ``(B, T, J * coords)`` -> ``(B, T, spatial_hidden_size)``.
+
+    Linear (the release's pointwise Conv1d), BatchNorm, LeakyReLU, Dropout.
+    """
+
+    def __init__(self, config: MPMConfig, coords: int):
+        super().__init__()
+        self.dense = nn.Linear(config.num_joints * coords, config.spatial_hidden_size)
+        self.batch_norm = nn.BatchNorm1d(config.spatial_hidden_size, momentum=config.batch_norm_momentum)
+        self.activation = nn.LeakyReLU(config.leaky_relu_slope)
+        self.dropout = nn.Dropout(config.spatial_dropout)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.activation(token_batch_norm(self.batch_norm, self.dense(features))))
+
+
+class MPMResidualBlock(nn.Module):
+    """``x + [Linear, BN, LeakyReLU, Dropout] x 2 (x)`` on ``(B, T, spatial_hidden_size)``."""
+
+    def __init__(self, config: MPMConfig):
+        super().__init__()
+        width = config.spatial_hidden_size
+        self.dense1 = nn.Linear(width, width)
+        self.batch_norm1 = nn.BatchNorm1d(width, momentum=config.batch_norm_momentum)
+        self.dense2 = nn.Linear(width, width)
+        self.batch_norm2 = nn.BatchNorm1d(width, momentum=config.batch_norm_momentum)
+        self.activation = nn.LeakyReLU(config.leaky_relu_slope)
+        self.dropout = nn.Dropout(config.spatial_dropout)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        residual = self.dropout(self.activation(token_batch_norm(self.batch_norm1, self.dense1(hidden_states))))
+        residual = self.dropout(self.activation(token_batch_norm(self.batch_norm2, self.dense2(residual))))
+        return hidden_states + residual
+
+
+class MPMSpatialMLP(nn.Module):
+    """Shared spatial MLP: one residual block on ``spatial_hidden_size``, then a projection to ``hidden_size``."""
+
+    def __init__(self, config: MPMConfig):
+        super().__init__()
+        self.residual_block = MPMResidualBlock(config)
+        self.projection = nn.Linear(config.spatial_hidden_size, config.hidden_size)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.projection(self.residual_block(hidden_states))
+
+
+class MPMSelfAttention(nn.Module):
+    """Multi-head self-attention over frames with one fused QKV projection.
+
+    ``config._attn_implementation == "eager"`` computes softmax(QK^T / sqrt(d)) V explicitly (the release's
+    arithmetic); anything else goes through ``torch.nn.functional.scaled_dot_product_attention``.
+    """
+
+    def __init__(self, config: MPMConfig):
+        super().__init__()
+        self.config = config
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.out_proj = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = config.attention_dropout
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        batch_size, length, hidden_size = hidden_states.shape
+        qkv = self.qkv(hidden_states).view(batch_size, length, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        dropout = self.dropout if self.training else 0.0
+        eager = getattr(self.config, "_attn_implementation", None) == "eager"
+        # With dropout, SDPA on CPU falls back to a generic kernel that is slower than the explicit product.
+        if eager or (dropout > 0 and hidden_states.device.type == "cpu"):
+            scores = (query * self.head_dim**-0.5) @ key.transpose(-2, -1)
+            probs = F.dropout(scores.softmax(dim=-1), p=dropout, training=self.training)
+            context = probs @ value
+        else:
+            context = F.scaled_dot_product_attention(query, key, value, dropout_p=dropout)
+        context = context.transpose(1, 2).reshape(batch_size, length, hidden_size)
+        return self.out_proj(context)
+
+
+class MPMFeedForward(nn.Module):
+    """Position-wise feed-forward: Linear(C -> H), ReLU, Dropout, Linear(H -> C)."""
+
+    def __init__(self, config: MPMConfig):
+        super().__init__()
+        self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.dropout(F.relu(self.fc1(hidden_states))))
+
+
+class MPMTransformerLayer(GradientCheckpointingLayer):
+    """Pre-norm transformer layer: ``x + attn(LN(x))`` then ``x + FFN(LN(x))`` on ``(B, L, C)``."""
+
+    def __init__(self, config: MPMConfig):
+        super().__init__()
+        self.attention_norm = MPMLayerNorm(config.hidden_size, config.layer_norm_eps)
+        self.attention = MPMSelfAttention(config)
+        self.feed_forward_norm = MPMLayerNorm(config.hidden_size, config.layer_norm_eps)
+        self.feed_forward = MPMFeedForward(config)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        hidden_states = hidden_states + self.dropout(self.attention(self.attention_norm(hidden_states)))
+        return hidden_states + self.dropout(self.feed_forward(self.feed_forward_norm(hidden_states)))
+
+
+class MPMStridedFeedForward(nn.Module):
+    """Feed-forward whose second projection is a temporal convolution (kernel 3, stride ``s``, padding 1).
+
+    The convolution is computed as an unfold over time followed by one matrix multiply on ``(B, L, C)``; its
+    weight ``(C, H * 3)`` is the release's ``Conv1d`` weight ``(C, H, 3)`` reshaped.
+    """
+
+    def __init__(self, config: MPMConfig, stride: int):
+        super().__init__()
+        self.stride = stride
+        self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.temporal_conv = nn.Linear(config.intermediate_size * 3, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        hidden_states = self.dropout(F.relu(self.fc1(hidden_states)))
+        padded = F.pad(hidden_states, (0, 0, 1, 1))
+        windows = padded.unfold(1, 3, self.stride)  # (B, L_out, H, 3)
+        return self.temporal_conv(windows.flatten(2))
+
+
+class MPMStridedLayer(GradientCheckpointingLayer):
+    """Strided transformer layer: ``x + attn(LN(x))``, then ``x[:, ::s] + StridedFFN(LN(x))``; length -> ceil(L/s)."""
+
+    def __init__(self, config: MPMConfig, stride: int):
+        super().__init__()
+        self.stride = stride
+        self.attention_norm = MPMLayerNorm(config.hidden_size, config.layer_norm_eps)
+        self.attention = MPMSelfAttention(config)
+        self.feed_forward_norm = MPMLayerNorm(config.hidden_size, config.layer_norm_eps)
+        self.feed_forward = MPMStridedFeedForward(config, stride)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        hidden_states = hidden_states + self.dropout(self.attention(self.attention_norm(hidden_states)))
+        residual = hidden_states[:, :: self.stride]
+        return residual + self.dropout(self.feed_forward(self.feed_forward_norm(hidden_states)))
+
+
+class MPMTemporalTransformer(nn.Module):
+    """Shared temporal transformer: learned position embedding ``(1, T, C)`` then ``num_hidden_layers`` layers.
+
+    With a temporal mask only the visible frames are encoded (MAE style); their position embeddings are gathered.
+    """
+
+    def __init__(self, config: MPMConfig):
+        super().__init__()
+        self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_frames, config.hidden_size))
+        self.layers = nn.ModuleList([MPMTransformerLayer(config) for _ in range(config.num_hidden_layers)])
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        visible_frames: torch.Tensor | None = None,
+        output_hidden_states: bool = False,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        position = self.position_embeddings
+        if visible_frames is not None:
+            position = position.expand(hidden_states.shape[0], -1, -1)
+            position = position.gather(1, visible_frames[..., None].expand(-1, -1, position.shape[-1]))
+        hidden_states = hidden_states + position
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        for layer in self.layers:
+            hidden_states = layer(hidden_states)
+            if output_hidden_states:
+                all_hidden_states = all_hidden_states + (hidden_states,)
+        return hidden_states, all_hidden_states
+
+
+class MPMStridedTransformer(nn.Module):
+    """Strided transformer of the lifting head: ``(B, T, C)`` -> ``(B, 1, C)``, one layer per stride.
+
+    Learned position embeddings, sliced to the current length, are added before the first three layers.
+    """
+
+    def __init__(self, config: MPMConfig):
+        super().__init__()
+        num_embeddings = min(3, len(config.strides))
+        # One learned (T, C) embedding per early layer, stacked: (num_embeddings, T, C).
+        self.position_embeddings = nn.Parameter(torch.zeros(num_embeddings, config.num_frames, config.hidden_size))
+        self.layers = nn.ModuleList([MPMStridedLayer(config, stride) for stride in config.strides])
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        for index, layer in enumerate(self.layers):
+            if index < self.position_embeddings.shape[0]:
+                hidden_states = hidden_states + self.position_embeddings[index, : hidden_states.shape[1]]
+            hidden_states = layer(hidden_states)
+        return hidden_states
+
+
+class MPMPoseHead(nn.Module):
+    """BatchNorm + Linear from ``(B, L, C)`` to poses ``(B, L, J, coords)`` (joint-major features)."""
+
+    def __init__(self, config: MPMConfig, coords: int):
+        super().__init__()
+        self.coords = coords
+        self.batch_norm = nn.BatchNorm1d(config.hidden_size, momentum=config.batch_norm_momentum)
+        self.dense = nn.Linear(config.hidden_size, config.num_joints * coords)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        poses = self.dense(token_batch_norm(self.batch_norm, hidden_states))
+        return poses.unflatten(-1, (-1, self.coords))
+
+
+class MPMDecoderBranch(nn.Module):
+    """One modality's stage-I decoder: ``num_decoder_layers`` transformer layers then a pose head."""
+
+    def __init__(self, config: MPMConfig, coords: int):
+        super().__init__()
+        self.layers = nn.ModuleList([MPMTransformerLayer(config) for _ in range(config.num_decoder_layers)])
+        self.head = MPMPoseHead(config, coords)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            hidden_states = layer(hidden_states)
+        return self.head(hidden_states)
+
+
+class MPMMaskedPoseDecoder(nn.Module):
+    """Stage-I decoder shared by masked pose modeling and pose completion.
+
+    The encoder output is normalised, visible tokens get the decoder position embedding, dropped frames come back as
+    the learned temporal mask token plus their position embedding, in frame order; then the 2D or the 3D branch.
+    """
+
+    def __init__(self, config: MPMConfig):
+        super().__init__()
+        self.encoder_norm = MPMLayerNorm(config.hidden_size, config.layer_norm_eps)
+        self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_frames, config.hidden_size))
+        self.temporal_mask_token = nn.Parameter(torch.zeros(1, 1, config.hidden_size))
+        self.decoder_2d = MPMDecoderBranch(config, coords=2)
+        self.decoder_3d = MPMDecoderBranch(config, coords=3)
+
+    def restore_frames(self, hidden_states: torch.Tensor, visible_frames: torch.Tensor | None) -> torch.Tensor:
+        """``(B, visible, C)`` -> ``(B, T, C)``: the decoder input with mask tokens at the dropped frames."""
+        hidden_states = self.encoder_norm(hidden_states)
+        batch_size, _, hidden_size = hidden_states.shape
+        position = self.position_embeddings.expand(batch_size, -1, -1)
+        if visible_frames is None:
+            return hidden_states + position
+        index = visible_frames[..., None].expand(-1, -1, hidden_size)
+        full = self.temporal_mask_token + position
+        return full.scatter(1, index, hidden_states + position.gather(1, index))
+
+    def forward(self, hidden_states: torch.Tensor, coords: int) -> torch.Tensor:
+        """Decode the restored sequence ``(B, T, C)`` into 2D or 3D poses ``(B, T, J, coords)``."""
+        return self.decoder_2d(hidden_states) if coords == 2 else self.decoder_3d(hidden_states)
+
+
+class MPMRefine(nn.Module):
+    """The release's optional refine module for the centre frame (Human3.6M).
+
+    Back-projects the 2D input with the predicted depth (plus the root depth) through normalised intrinsics, and
+    blends the predicted x, y with the back-projected x, y using learned per-joint weights in (0, 1).
+    """
+
+    def __init__(self, config: MPMConfig):
+        super().__init__()
+        self.num_joints = config.num_joints
+        self.dense_in = nn.Linear(config.num_joints * 3 * 2, config.refine_hidden_size)
+        self.dropout = nn.Dropout(0.5)
+        self.dense_out = nn.Linear(config.refine_hidden_size, config.num_joints * 2)
+
+    def forward(
+        self,
+        poses_3d: torch.Tensor,
+        keypoints_2d: torch.Tensor,
+        camera_intrinsics: torch.Tensor,
+        root_depth: torch.Tensor,
+    ) -> torch.Tensor:
+        """Refine ``poses_3d (B, 1, J, 3)`` (metres, root-relative) given ``keypoints_2d (B, 1, J, 2)``
+        (normalised screen coordinates), ``camera_intrinsics (B, 4)`` = normalised ``[fx, fy, cx, cy]`` and
+        ``root_depth (B,)`` (metres, camera z of the pelvis)."""
+        focal = camera_intrinsics[:, None, None, :2]
+        centre = camera_intrinsics[:, None, None, 2:4]
+        depth = poses_3d[..., 2:] + root_depth[:, None, None, None]
+        back_projected = torch.cat([(keypoints_2d - centre) * depth / focal, depth], dim=-1)
+        back_projected = back_projected - back_projected[..., :1, :]
+        features = torch.cat([poses_3d, back_projected], dim=-1).flatten(1)
+        score = torch.sigmoid(self.dense_out(self.dropout(F.relu(self.dense_in(features)))))
+        score = score.view_as(poses_3d[..., :2])
+        refined_xy = score * poses_3d[..., :2] + (1 - score) * back_projected[..., :2]
+        return torch.cat([refined_xy, poses_3d[..., 2:]], dim=-1)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Pre-trained model and base model
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class MPMPreTrainedModel(PreTrainedModel):
+    config_class = MPMConfig
+    config: MPMConfig
+    base_model_prefix = "mpm"
+    main_input_name = "poses"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["MPMTransformerLayer", "MPMStridedLayer"]
+    _supports_sdpa = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            init.trunc_normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm1d):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+            if module.running_mean is not None:
+                init.zeros_(module.running_mean)
+                init.ones_(module.running_var)
+                init.zeros_(module.num_batches_tracked)
+        elif isinstance(module, MPMLayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, (MPMTemporalTransformer, MPMMaskedPoseDecoder, MPMStridedTransformer)):
+            init.trunc_normal_(module.position_embeddings, mean=0.0, std=std)
+            if isinstance(module, MPMMaskedPoseDecoder):
+                init.trunc_normal_(module.temporal_mask_token, mean=0.0, std=std)
+        elif isinstance(module, MPMModel):
+            init.trunc_normal_(module.spatial_mask_token_2d, mean=0.0, std=std)
+            init.trunc_normal_(module.spatial_mask_token_3d, mean=0.0, std=std)
+
+    @torch.no_grad()
+    def fuse(self) -> MPMPreTrainedModel:
+        """Fold every BatchNorm into its neighbouring Linear for inference (``eval()`` first; in place).
+
+        Encoders and residual blocks compute ``BN(Linear(x))``: the BN is folded into the Linear that precedes it.
+        Pose heads compute ``Linear(BN(x))``: the BN is folded into the Linear that follows it. The folded
+        BatchNorms become ``nn.Identity``; outputs are unchanged up to float rounding. Training a fused model is
+        not supported (the BN statistics are gone).
+        """
+        if self.training:
+            raise ValueError("fuse(): expected a model in eval mode (call model.eval() first), got training mode")
+        for module in self.modules():
+            if isinstance(module, MPMPoseEncoder):
+                _fold_batch_norm_after(module.dense, module.batch_norm)
+                module.batch_norm = nn.Identity()
+            elif isinstance(module, MPMResidualBlock):
+                _fold_batch_norm_after(module.dense1, module.batch_norm1)
+                _fold_batch_norm_after(module.dense2, module.batch_norm2)
+                module.batch_norm1, module.batch_norm2 = nn.Identity(), nn.Identity()
+            elif isinstance(module, MPMPoseHead):
+                _fold_batch_norm_before(module.batch_norm, module.dense)
+                module.batch_norm = nn.Identity()
+        self.is_fused = True
+        return self
+
+
+def _batch_norm_affine(batch_norm: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """``BN(x) = scale * x + shift`` in eval mode."""
+    scale = batch_norm.weight / torch.sqrt(batch_norm.running_var + batch_norm.eps)
+    return scale, batch_norm.bias - batch_norm.running_mean * scale
+
+
+def _fold_batch_norm_after(dense: nn.Linear, batch_norm: nn.BatchNorm1d) -> None:
+    scale, shift = _batch_norm_affine(batch_norm)
+    dense.weight.mul_(scale[:, None])
+    dense.bias.mul_(scale).add_(shift)
+
+
+def _fold_batch_norm_before(batch_norm: nn.BatchNorm1d, dense: nn.Linear) -> None:
+    scale, shift = _batch_norm_affine(batch_norm)
+    dense.bias.add_(dense.weight @ shift)
+    dense.weight.mul_(scale[None, :])
+
+
+class MPMModel(MPMPreTrainedModel):
+    """The shared MPM base: 2D and 3D pose encoders, the shared spatial MLP and the shared temporal transformer.
+
+    Masked joints (``spatial_mask``) have their coordinates replaced by the learned per-modality spatial mask token
+    before the encoder; temporally masked frames (``temporal_mask``) are dropped before encoding (MAE style).
+    """
+
+    def __init__(self, config: MPMConfig):
+        super().__init__(config)
+        self.spatial_mask_token_2d = nn.Parameter(torch.zeros(2))
+        self.spatial_mask_token_3d = nn.Parameter(torch.zeros(3))
+        self.encoder_2d = MPMPoseEncoder(config, coords=2)
+        self.encoder_3d = MPMPoseEncoder(config, coords=3)
+        self.spatial_mlp = MPMSpatialMLP(config)
+        self.temporal_transformer = MPMTemporalTransformer(config)
+        self.post_init()
+
+    def forward(
+        self,
+        poses: torch.Tensor,
+        spatial_mask: torch.Tensor | None = None,
+        temporal_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> MPMModelOutput | tuple:
+        r"""
+        Args:
+            poses (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 2 or 3)`):
+                2D keypoints (normalised screen coordinates) or 3D poses (metres, root-relative). Entries of masked
+                joints may be NaN; any other NaN/inf is an error.
+            spatial_mask (`torch.BoolTensor` of shape `(batch_size, num_frames, num_joints)`, *optional*):
+                `True` where a joint is masked (replaced by the spatial mask token).
+            temporal_mask (`torch.BoolTensor` of shape `(batch_size, num_frames)`, *optional*):
+                `True` where a frame is dropped from the encoder; every row must mask the same number of frames.
+        """
+        check_poses(poses, self.config, "poses", coords=(2, 3))
+        batch_size, num_frames, num_joints, coords = poses.shape
+        spatial_mask = check_mask(spatial_mask, (batch_size, num_frames, num_joints), "spatial_mask")
+        temporal_mask = check_mask(temporal_mask, (batch_size, num_frames), "temporal_mask")
+
+        if spatial_mask is not None:
+            token = self.spatial_mask_token_2d if coords == 2 else self.spatial_mask_token_3d
+            poses = torch.where(spatial_mask[..., None], token.to(poses.dtype), poses)
+        if not torch.isfinite(poses).all():
+            raise ValueError(
+                "poses: expected finite values at every unmasked joint, got NaN/inf; pass the missing joints in "
+                "spatial_mask so that they are fed as masked joints"
+            )
+
+        visible_frames = None
+        if temporal_mask is not None and temporal_mask.any():
+            counts = temporal_mask.sum(dim=1)
+            if not (counts == counts[0]).all():
+                raise ValueError(
+                    f"temporal_mask: expected the same number of masked frames in every row, got {counts.tolist()}"
+                )
+            if int(counts[0]) >= num_frames:
+                raise ValueError(f"temporal_mask: expected at least one visible frame, got {num_frames} masked")
+            visible_frames = visible_frame_indices(temporal_mask)
+            poses = poses.gather(1, visible_frames[:, :, None, None].expand(-1, -1, num_joints, coords))
+
+        encoder = self.encoder_2d if coords == 2 else self.encoder_3d
+        hidden_states = self.spatial_mlp(encoder(poses.flatten(2)))
+        output_hidden_states = bool(output_hidden_states)
+        hidden_states, all_hidden_states = self.temporal_transformer(
+            hidden_states, visible_frames, output_hidden_states
+        )
+        output = MPMModelOutput(
+            last_hidden_state=hidden_states,
+            visible_frame_indices=visible_frames,
+            hidden_states=all_hidden_states,
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Heads
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class MPMForMaskedPoseModeling(MPMPreTrainedModel):
+    """Stage I: masked 2D modelling, masked 3D modelling and (with paired 3D) masked 2D->3D lifting.
+
+    The 2D and the 3D clip of a batch need not come from the same sequences (the release draws them unpaired);
+    ``lift_labels`` is the 3D of the 2D clip when pairs exist.
+    """
+
+    def __init__(self, config: MPMConfig):
+        super().__init__(config)
+        self.mpm = MPMModel(config)
+        self.decoder = MPMMaskedPoseDecoder(config)
+        self.post_init()
+
+    def _sample_masks(
+        self, poses: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        batch_size, num_frames, num_joints, _ = poses.shape
+        return sample_masks(
+            self.config.mask_strategy,
+            batch_size,
+            num_frames,
+            num_joints,
+            self.config.num_spatially_masked_joints,
+            self.config.num_masked_frames,
+            generator=generator,
+            device=poses.device,
+        )
+
+    def _encode_masked(
+        self,
+        poses: torch.Tensor,
+        spatial_mask: torch.Tensor | None,
+        temporal_mask: torch.Tensor | None,
+        generator: torch.Generator | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mask, encode and restore one modality: returns the decoder input ``(B, T, C)`` and the masks used."""
+        if spatial_mask is None or temporal_mask is None:
+            sampled_spatial, sampled_temporal = self._sample_masks(poses, generator)
+            spatial_mask = sampled_spatial if spatial_mask is None else spatial_mask
+            temporal_mask = sampled_temporal if temporal_mask is None else temporal_mask
+        encoded = self.mpm(poses, spatial_mask=spatial_mask, temporal_mask=temporal_mask)
+        restored = self.decoder.restore_frames(encoded.last_hidden_state, encoded.visible_frame_indices)
+        return restored, spatial_mask.bool(), temporal_mask.bool()
+
+    def forward(
+        self,
+        keypoints_2d: torch.Tensor | None = None,
+        poses_3d: torch.Tensor | None = None,
+        lift_labels: torch.Tensor | None = None,
+        spatial_mask_2d: torch.Tensor | None = None,
+        temporal_mask_2d: torch.Tensor | None = None,
+        spatial_mask_3d: torch.Tensor | None = None,
+        temporal_mask_3d: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        return_dict: bool | None = None,
+    ) -> MPMMaskedPoseModelingOutput | tuple:
+        r"""
+        Args:
+            keypoints_2d (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 2)`, *optional*):
+                2D clips in normalised screen coordinates; reconstructed from their masked version.
+            poses_3d (`torch.FloatTensor` of shape `(batch_size_3d, num_frames, num_joints, 3)`, *optional*):
+                3D clips in metres, root-relative; reconstructed from their masked version.
+            lift_labels (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 3)`, *optional*):
+                the 3D of `keypoints_2d`; adds the masked 2D->3D lifting loss.
+            spatial_mask_2d, spatial_mask_3d (`torch.BoolTensor` `(batch, num_frames, num_joints)`, *optional*),
+            temporal_mask_2d, temporal_mask_3d (`torch.BoolTensor` `(batch, num_frames)`, *optional*):
+                masks to use; sampled with `config.mask_strategy` (and `generator`) when not given.
+            generator (`torch.Generator`, *optional*): seeds the mask samplers.
+        """
+        if keypoints_2d is None and poses_3d is None:
+            raise ValueError("keypoints_2d / poses_3d: expected at least one of them, got neither")
+        if lift_labels is not None and keypoints_2d is None:
+            raise ValueError("lift_labels: expected keypoints_2d to lift from, got keypoints_2d=None")
+        output = MPMMaskedPoseModelingOutput()
+        losses = []
+        if keypoints_2d is not None:
+            check_poses(keypoints_2d, self.config, "keypoints_2d", coords=(2,))
+            restored, output.spatial_mask_2d, output.temporal_mask_2d = self._encode_masked(
+                keypoints_2d, spatial_mask_2d, temporal_mask_2d, generator
+            )
+            output.reconstructed_2d = self.decoder(restored, coords=2)
+            if torch.isfinite(keypoints_2d).all():
+                output.loss_2d = mpjpe_loss(output.reconstructed_2d, keypoints_2d)
+                losses.append(self.config.loss_weight_2d * output.loss_2d)
+            if lift_labels is not None:
+                output.lifted_3d = zero_root(self.decoder(restored, coords=3))
+                output.loss_lift = mpjpe_loss(output.lifted_3d, lift_labels)
+                losses.append(self.config.loss_weight_lift * output.loss_lift)
+        if poses_3d is not None:
+            check_poses(poses_3d, self.config, "poses_3d", coords=(3,))
+            restored, output.spatial_mask_3d, output.temporal_mask_3d = self._encode_masked(
+                poses_3d, spatial_mask_3d, temporal_mask_3d, generator
+            )
+            output.reconstructed_3d = zero_root(self.decoder(restored, coords=3))
+            if torch.isfinite(poses_3d).all():
+                output.loss_3d = mpjpe_loss(output.reconstructed_3d, poses_3d)
+                losses.append(self.config.loss_weight_3d * output.loss_3d)
+        if losses:
+            output.loss = torch.stack(losses).sum()
+        return output if return_dict is not False else output.to_tuple()
+
+
+class MPMForPoseLifting(MPMPreTrainedModel):
+    """Stage II: 2D->3D lifting. The shared base, a sequence head for every frame, and a strided transformer that
+    reduces the window to its centre frame (plus the optional refine module)."""
+
+    def __init__(self, config: MPMConfig):
+        super().__init__(config)
+        self.mpm = MPMModel(config)
+        self.sequence_head = MPMPoseHead(config, coords=3)
+        self.strided_transformer = MPMStridedTransformer(config)
+        self.centre_head = MPMPoseHead(config, coords=3)
+        self.refine = MPMRefine(config) if config.use_refine else None
+        self.post_init()
+
+    def forward(
+        self,
+        poses: torch.Tensor,
+        spatial_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        camera_intrinsics: torch.Tensor | None = None,
+        root_depth: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+    ) -> MPMPoseLiftingOutput | tuple:
+        r"""
+        Args:
+            poses (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 2)`):
+                2D keypoints in normalised screen coordinates.
+            spatial_mask (`torch.BoolTensor` of shape `(batch_size, num_frames, num_joints)`, *optional*):
+                missing joints (NaN or low-confidence detections), fed through the learned spatial mask token.
+            labels (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 3)`, *optional*):
+                ground-truth 3D (metres, root-relative) of every frame of the window.
+            camera_intrinsics (`torch.FloatTensor` of shape `(batch_size, 4)`, *optional*): normalised
+                `[fx, fy, cx, cy]`, for the refine module.
+            root_depth (`torch.FloatTensor` of shape `(batch_size,)`, *optional*): camera-space depth of the pelvis
+                in metres, for the refine module.
+        """
+        check_poses(poses, self.config, "poses", coords=(2,))
+        hidden_states = self.mpm(poses, spatial_mask=spatial_mask).last_hidden_state
+        sequence_poses = zero_root(self.sequence_head(hidden_states))
+        centre_poses = zero_root(self.centre_head(self.strided_transformer(hidden_states)))
+        output = MPMPoseLiftingOutput(poses_3d=centre_poses, sequence_poses_3d=sequence_poses)
+
+        if self.refine is not None and camera_intrinsics is not None and root_depth is not None:
+            centre = self.config.num_frames // 2
+            centre_2d = poses[:, centre : centre + 1]
+            if spatial_mask is not None:
+                centre_2d = torch.where(spatial_mask[:, centre : centre + 1, :, None], 0.0, centre_2d)
+            output.refined_poses_3d = self.refine(centre_poses, centre_2d, camera_intrinsics, root_depth)
+
+        if labels is not None:
+            check_poses(labels, self.config, "labels", coords=(3,))
+            centre = self.config.num_frames // 2
+            prediction = output.refined_poses_3d if output.refined_poses_3d is not None else centre_poses
+            output.loss_centre = mpjpe_loss(prediction, labels[:, centre : centre + 1])
+            output.loss_sequence = mpjpe_loss(sequence_poses, labels)
+            output.loss = (
+                self.config.loss_weight_centre * output.loss_centre
+                + self.config.loss_weight_sequence * output.loss_sequence
+            )
+        return output if return_dict is not False else output.to_tuple()
+
+
+class MPMForPoseCompletion(MPMPreTrainedModel):
+    """Stage II: pose completion. Partial 2D->3D or partial 3D->3D: hidden joints (tube masks of named body parts,
+    joint indices, or any spatial mask) are fed as masked joints and the 3D decoder outputs the full sequence."""
+
+    def __init__(self, config: MPMConfig):
+        super().__init__(config)
+        self.mpm = MPMModel(config)
+        self.decoder = MPMMaskedPoseDecoder(config)
+        self.post_init()
+
+    def forward(
+        self,
+        poses: torch.Tensor,
+        occluded_joints: str | int | list[str | int] | None = None,
+        spatial_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+    ) -> MPMPoseCompletionOutput | tuple:
+        r"""
+        Args:
+            poses (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 2 or 3)`):
+                partial 2D keypoints (normalised screen coordinates) or partial 3D poses (metres, root-relative).
+            occluded_joints (`str`, `int` or a list of them, *optional*): body parts (`"left_arm"`, `"right_leg"`,
+                ... see `mpm_hf.masking.BODY_PARTS`) and/or joint indices hidden in every frame.
+            spatial_mask (`torch.BoolTensor` of shape `(batch_size, num_frames, num_joints)`, *optional*):
+                any other hidden joints (e.g. NaN entries).
+            labels (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 3)`, *optional*):
+                the complete 3D sequence (metres, root-relative).
+        """
+        check_poses(poses, self.config, "poses", coords=(2, 3))
+        batch_size, num_frames, num_joints, _ = poses.shape
+        mask = check_mask(spatial_mask, (batch_size, num_frames, num_joints), "spatial_mask")
+        if mask is None:
+            mask = torch.zeros(batch_size, num_frames, num_joints, dtype=torch.bool, device=poses.device)
+        if occluded_joints is not None:
+            mask = mask.clone()
+            mask[..., resolve_joints(occluded_joints, num_joints)] = True
+        encoded = self.mpm(poses, spatial_mask=mask)
+        restored = self.decoder.restore_frames(encoded.last_hidden_state, None)
+        completed = zero_root(self.decoder(restored, coords=3))
+        output = MPMPoseCompletionOutput(poses_3d=completed, spatial_mask=mask)
+        if labels is not None:
+            check_poses(labels, self.config, "labels", coords=(3,))
+            output.loss = mpjpe_loss(completed, labels)
+        return output if return_dict is not False else output.to_tuple()
