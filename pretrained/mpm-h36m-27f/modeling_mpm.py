@@ -15,8 +15,11 @@ This file only imports its siblings ``configuration_mpm`` and ``masking`` so tha
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +27,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, cached_file
 
 from .configuration_mpm import MPMConfig
 from .masking import resolve_joints, sample_masks
@@ -549,6 +552,23 @@ class MPMPreTrainedModel(PreTrainedModel):
             init.trunc_normal_(module.spatial_mask_token_2d, mean=0.0, std=std)
             init.trunc_normal_(module.spatial_mask_token_3d, mean=0.0, std=std)
 
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """``PreTrainedModel.save_pretrained`` plus ``checksums.json``: the sha256 of every weight file, verified by
+        ``from_pretrained`` (the Hub client only checks sizes, so a corrupted byte would otherwise load silently)."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            folder = Path(save_directory)
+            sums = {path.name: _sha256(path) for path in sorted(folder.glob("*.safetensors"))}
+            (folder / CHECKSUMS_FILE).write_text(json.dumps(sums, indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """``PreTrainedModel.from_pretrained``, then the weight files are checked against ``checksums.json`` when the
+        checkpoint has one; a mismatch raises ``ValueError`` naming the file."""
+        loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        _verify_checksums(pretrained_model_name_or_path, kwargs)
+        return loaded
+
     @torch.no_grad()
     def fuse(self) -> MPMPreTrainedModel:
         """Fold every BatchNorm into its neighbouring Linear for inference (``eval()`` first; in place).
@@ -573,6 +593,37 @@ class MPMPreTrainedModel(PreTrainedModel):
                 module.batch_norm = nn.Identity()
         self.is_fused = True
         return self
+
+
+CHECKSUMS_FILE = "checksums.json"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify_checksums(name_or_path, kwargs: dict) -> None:
+    """Compare the loaded weight files with the checkpoint's ``checksums.json`` (folder or Hub repo)."""
+    options = {key: kwargs[key] for key in ("revision", "cache_dir", "local_files_only", "token", "subfolder")
+               if kwargs.get(key) is not None}
+    checksums = cached_file(name_or_path, CHECKSUMS_FILE, _raise_exceptions_for_missing_entries=False,
+                            _raise_exceptions_for_connection_errors=False, **options)
+    if checksums is None:
+        return
+    for filename, expected in json.loads(Path(checksums).read_text()).items():
+        path = cached_file(name_or_path, filename, _raise_exceptions_for_missing_entries=False, **options)
+        if path is None:
+            continue
+        actual = _sha256(Path(path))
+        if actual != expected:
+            raise ValueError(
+                f"{name_or_path}/{filename}: expected sha256 {expected} (checksums.json), got {actual}: the file is "
+                "corrupt or was modified; delete it (or the Hub cache entry) and download it again"
+            )
 
 
 def _batch_norm_affine(batch_norm: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
