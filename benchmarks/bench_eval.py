@@ -36,31 +36,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_model import machine_info  # noqa: E402
-from bench_pipeline import CONFIGS  # noqa: E402
+from bench_pipeline import CONFIGS, build_model  # noqa: E402
 
 from mpm_hf.data.h36m import load_h36m_arrays  # noqa: E402
 from mpm_hf.evaluation import evaluate_lifting  # noqa: E402
-from mpm_hf.modeling_mpm import MPMConfig, MPMForPoseLifting  # noqa: E402
-
-
-def build_model(args: argparse.Namespace) -> tuple[MPMForPoseLifting, str]:
-    if args.model is not None:
-        model = MPMForPoseLifting.from_pretrained(args.model)
-        description = f"{args.model}"
-    else:
-        torch.manual_seed(args.seed)
-        model = MPMForPoseLifting(MPMConfig(**CONFIGS[args.num_frames]))
-        description = f"random init, {args.num_frames}-frame config"
-    model.to(args.device).eval()
-    if args.fuse:
-        model.fuse()
-        description += ", fused"
-    c = model.config
-    description += (
-        f" (T={c.num_frames}, hidden {c.hidden_size}, FFN {c.intermediate_size}, {c.num_hidden_layers} layers, "
-        f"strides {c.strides}, downsample {c.downsample})"
-    )
-    return model, description
 
 
 def select_fraction(sequences: list[dict], fraction: float) -> list[dict]:

@@ -77,8 +77,9 @@ def evaluate_lifting(
             continue
         keypoints = np.asarray(sequence["keypoints_2d"], dtype=np.float32)
         missing = ~np.asarray(sequence["valid"], dtype=bool) if "valid" in sequence else None
-        if mode == "per_frame" and frame_step > 1:
-            predicted = _lift_selected_frames(model, keypoints, missing, frames, flip_test, batch_size, downsample)
+        if mode == "per_frame":
+            predicted = lift_sequence(model, keypoints, missing, mode=mode, batch_size=batch_size,
+                                      flip_test=flip_test, downsample=downsample, frames=frames)
         else:
             predicted = lift_sequence(model, keypoints, missing, mode=mode, batch_size=batch_size,
                                       flip_test=flip_test, downsample=downsample)[frames]
@@ -97,26 +98,6 @@ def evaluate_lifting(
         result["pck"] = float(pck(predicted, target))
         result["auc"] = float(auc(predicted, target))
     return result
-
-
-@torch.inference_mode()
-def _lift_selected_frames(model, keypoints, missing, frames, flip_test, batch_size, downsample) -> np.ndarray:
-    """Centred windows for a subset of frames only (``frame_step`` > 1), batched."""
-    from .inference import _predict
-
-    device = next(model.parameters()).device
-    invalid = ~np.isfinite(keypoints).all(-1)
-    if missing is not None:
-        invalid |= missing
-    keypoints = np.where(invalid[..., None], 0.0, keypoints).astype(np.float32)
-    index = window_indices(len(keypoints), model.config.num_frames, downsample, centres=frames)
-    outputs = []
-    for begin in range(0, len(index), batch_size):
-        rows = index[begin : begin + batch_size]
-        windows = torch.from_numpy(keypoints[rows]).to(device)
-        masks = torch.from_numpy(invalid[rows]).to(device)
-        outputs.append(_predict(model, windows, masks, "centre", flip_test).float().cpu())
-    return torch.cat(outputs)[:, 0].numpy()
 
 
 @torch.inference_mode()

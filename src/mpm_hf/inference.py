@@ -70,6 +70,7 @@ def lift_sequence(
     flip_test: bool = False,
     downsample: int | None = None,
     progress: Callable[[int], None] | None = None,
+    frames: np.ndarray | None = None,
 ) -> np.ndarray:
     """Lift one sequence ``(N, J, 2)`` (normalised screen coordinates) to ``(N, J, 3)`` metres, pelvis at 0.
 
@@ -83,6 +84,8 @@ def lift_sequence(
         downsample: frame step inside a window (``tds``); default ``model.config.downsample``. Not used in
             ``"sequence"`` mode, whose windows are contiguous.
         progress: called with the number of frames finished after every batch.
+        frames: in ``"per_frame"`` mode, lift only these frame indices (windows still centred on each) and return
+            ``(len(frames), J, 3)``; default every frame.
     """
     if mode not in LIFT_MODES:
         raise ValueError(f"mode: expected one of {LIFT_MODES}, got {mode!r}")
@@ -106,8 +109,10 @@ def lift_sequence(
     window = config.num_frames
     if downsample is None:
         downsample = getattr(config, "downsample", 1)
+    if frames is not None and mode != "per_frame":
+        raise ValueError(f"frames: only supported with mode='per_frame', got mode={mode!r}")
     if mode == "per_frame":
-        index = torch.from_numpy(window_indices(num_frames, window, downsample))
+        index = torch.from_numpy(window_indices(num_frames, window, downsample, centres=frames))
         head, keep = "centre", None
     else:
         starts = sequence_window_starts(num_frames, window)

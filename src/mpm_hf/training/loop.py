@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -191,9 +192,7 @@ def _prune_checkpoints(output_dir: str, limit: int | None) -> None:
     root = Path(output_dir) / "checkpoints"
     found = sorted((int(m.group(1)), p) for p in root.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name)))
     for _, path in found[:-limit]:
-        for child in sorted(path.rglob("*"), reverse=True):
-            child.unlink() if child.is_file() else child.rmdir()
-        path.rmdir()
+        shutil.rmtree(path)
 
 
 def train(
