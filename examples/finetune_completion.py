@@ -19,7 +19,7 @@ from mpm_hf.training.arguments import (
     add_data_arguments,
     add_model_arguments,
     add_training_arguments,
-    model_config_from_args,
+    build_model,
     parse_with_config,
     training_config_from_args,
 )
@@ -42,11 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_with_config(build_parser(), argv)
     set_seed(args.seed)  # the same initial weights on every process and every run
-    if args.init_from:
-        model = MPMForPoseCompletion.from_pretrained(args.init_from)
-    else:
-        model = MPMForPoseCompletion(model_config_from_args(args))
-    model.config.downsample = args.downsample
+    model = build_model(MPMForPoseCompletion, args)
     dataset = build_windows(args, model.config.num_frames)
     occluded = tuple(part for part in args.occlude.split(",") if part)
     step = CompletionStep(args.modality, num_masked=model.config.spatial_mask_num_joints, occluded=occluded)

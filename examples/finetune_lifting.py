@@ -20,7 +20,7 @@ from mpm_hf.training.arguments import (
     add_data_arguments,
     add_model_arguments,
     add_training_arguments,
-    model_config_from_args,
+    build_model,
     noise_from_args,
     parse_with_config,
     training_config_from_args,
@@ -43,11 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_with_config(build_parser(), argv)
     set_seed(args.seed)  # the same initial weights on every process and every run
-    if args.init_from:
-        model = MPMForPoseLifting.from_pretrained(args.init_from)
-    else:
-        model = MPMForPoseLifting(model_config_from_args(args))
-    model.config.downsample = args.downsample
+    model = build_model(MPMForPoseLifting, args)
     dataset = build_windows(args, model.config.num_frames)
     summary = train(model, dataset, LiftingStep(noise=noise_from_args(args)), training_config_from_args(args),
                     collate_fn=collate_windows,

@@ -19,7 +19,7 @@ from mpm_hf.training.arguments import (
     add_data_arguments,
     add_model_arguments,
     add_training_arguments,
-    model_config_from_args,
+    build_model,
     noise_from_args,
     parse_with_config,
     training_config_from_args,
@@ -46,11 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_with_config(build_parser(), argv)
     set_seed(args.seed)  # the same initial weights on every process and every run
-    if args.init_from:
-        model = MPMForMaskedPoseModeling.from_pretrained(args.init_from)
-    else:
-        model = MPMForMaskedPoseModeling(model_config_from_args(args))
-    model.config.downsample = args.downsample
+    model = build_model(MPMForMaskedPoseModeling, args)
     dataset = build_windows(args, model.config.num_frames)
     step = PretrainStep(noise=noise_from_args(args), masked_lift=args.masked_lift, unpaired=args.unpaired)
     summary = train(model, dataset, step, training_config_from_args(args), collate_fn=collate_windows,

@@ -221,6 +221,33 @@ def test_gradient_checkpointing_gives_same_gradients():
         torch.testing.assert_close(parameter.grad, expected, atol=1e-5, rtol=1e-4)
 
 
+def test_fast_dropout_keeps_the_expectation_and_masks_the_gradient():
+    from mpm_hf.modeling_mpm import MPMDropout, bernoulli_keep_mask
+
+    torch.manual_seed(0)
+    keep, scale = bernoulli_keep_mask(torch.Size([1000, 1001]), 0.1, torch.device("cpu"))  # odd numel: half a word
+    assert keep.shape == (1000, 1001) and keep.dtype == torch.bool
+    assert abs(keep.float().mean().item() - 0.9) < 2e-3  # 1e6 Bernoulli draws: std 3e-4
+    assert scale == pytest.approx(1 / (1 - 3277 / 32768))
+    layer = MPMDropout(0.1).train()
+    x = torch.rand(400, 500, requires_grad=True)
+    y = layer(x)
+    dropped = y == 0
+    assert abs(dropped.float().mean().item() - 0.1) < 5e-3
+    torch.testing.assert_close(y[~dropped], x[~dropped] * scale)
+    assert abs(y.mean().item() - x.mean().item()) < 5e-3
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, (~dropped).float() * scale)
+    torch.manual_seed(1)
+    first = layer(x)
+    torch.manual_seed(1)
+    assert torch.equal(first, layer(x))  # seeded like every torch RNG
+    assert not torch.equal(first, layer(x))
+    assert layer.eval()(x) is x and MPMDropout(0.0).train()(x) is x
+    with pytest.raises(ValueError, match="dropout probability"):
+        MPMDropout(1.5)
+
+
 def test_bfloat16_inference():
     model = MPMForPoseLifting(tiny_config()).eval()
     reference = model(poses=poses()).poses_3d

@@ -163,3 +163,27 @@ def test_detector_noise_tube_drops_hide_joints_in_every_frame():
     assert per_window.max() <= 2 and 10 < (per_window > 0).sum() < 54
     jitter, same_valid = DetectorNoise(std=0.01)(keypoints, valid, torch.Generator().manual_seed(0))
     assert same_valid.all() and 0.005 < jitter.std() < 0.015
+
+
+def test_init_from_keeps_the_checkpoint_and_an_explicit_dropout_overrides_it(tmp_path):
+    import argparse
+
+    from mpm_hf.training.arguments import add_data_arguments, add_model_arguments, build_model
+
+    parser = argparse.ArgumentParser()
+    add_model_arguments(parser)
+    add_data_arguments(parser)
+    parser.add_argument("--init-from")
+    fresh = build_model(MPMForPoseLifting, parser.parse_args(TINY_FLAGS[:8] + ["--downsample", "2"]))
+    assert fresh.config.hidden_dropout == 0.1 and fresh.config.downsample == 2 and fresh.config.hidden_size == 16
+    fresh.save_pretrained(tmp_path / "saved")
+    kept = build_model(MPMForPoseLifting, parser.parse_args(["--init-from", str(tmp_path / "saved")]))
+    assert kept.config.attention_dropout == 0.1 and kept.config.hidden_size == 16
+    torch.testing.assert_close(kept.state_dict(), fresh.state_dict())
+    no_dropout = build_model(MPMForPoseLifting,
+                             parser.parse_args(["--init-from", str(tmp_path / "saved"), "--dropout", "0"]))
+    assert (no_dropout.config.hidden_dropout, no_dropout.config.attention_dropout,
+            no_dropout.config.spatial_dropout) == (0.0, 0.0, 0.0)
+    no_dropout.train()
+    x = torch.randn(2, 9, 17, 2)
+    assert torch.equal(no_dropout(poses=x).poses_3d, no_dropout(poses=x).poses_3d)  # no dropout module is active

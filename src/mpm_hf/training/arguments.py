@@ -35,7 +35,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--loss-weight-lift", type=float, default=8.0)
     group.add_argument("--loss-weight-centre", type=float, default=1.0, help="lambda_ft")
     group.add_argument("--loss-weight-sequence", type=float, default=1.0, help="lambda_ft-seq")
-    group.add_argument("--dropout", type=float, default=0.1, help="every dropout rate (release: 0.1)")
+    group.add_argument("--dropout", type=float, default=None,
+                       help="every dropout rate (release: 0.1); with --init-from it overrides the checkpoint's rates")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, default_subjects: str = "S1,S5,S6,S7,S8") -> None:
@@ -132,10 +133,25 @@ def model_config_from_args(args: argparse.Namespace) -> MPMConfig:
         loss_weight_lift=args.loss_weight_lift,
         loss_weight_centre=args.loss_weight_centre,
         loss_weight_sequence=args.loss_weight_sequence,
-        hidden_dropout=args.dropout,
-        attention_dropout=args.dropout,
-        spatial_dropout=args.dropout,
+        **_dropout_rates(0.1 if args.dropout is None else args.dropout),
     )
+
+
+def _dropout_rates(rate: float) -> dict:
+    return {"hidden_dropout": rate, "attention_dropout": rate, "spatial_dropout": rate}
+
+
+def build_model(model_class: type, args: argparse.Namespace):
+    """The model a script trains: `--init-from` loaded into `model_class` (a stage-I or stage-II folder or Hub repo)
+    or a fresh one built from the model flags. An explicit `--dropout` overrides the loaded checkpoint's rates (e.g.
+    0 to keep fine-tuning a small model that underfits); `--downsample` is recorded in the config either way."""
+    if getattr(args, "init_from", None):
+        overrides = {} if args.dropout is None else _dropout_rates(args.dropout)
+        model = model_class.from_pretrained(args.init_from, **overrides)
+    else:
+        model = model_class(model_config_from_args(args))
+    model.config.downsample = args.downsample
+    return model
 
 
 def training_config_from_args(args: argparse.Namespace) -> TrainingConfig:
