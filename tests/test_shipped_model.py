@@ -46,3 +46,35 @@ def test_shipped_model_accuracy_on_s9_matches_its_card(shared_data_dir):
     # one action's subsample: within 25 mm of the all-S9 figure of the card, and far from an untrained model
     assert abs(report["mpjpe"] - card["mpjpe"]) < 25.0
     assert report["mpjpe"] < 100.0
+
+
+def test_ship_model_script_writes_weights_card_and_results(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ship_model", REPO_ROOT / "scripts" / "ship_model.py")
+    ship_model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship_model)
+    from mpm_hf import MPMConfig
+
+    torch.manual_seed(0)
+    run = tmp_path / "run"
+    MPMForPoseLifting(MPMConfig(num_frames=9, hidden_size=16, intermediate_size=32, num_attention_heads=2,
+                                num_hidden_layers=1)).save_pretrained(run)
+    report = {"task": "lifting", "dataset": "h36m", "subjects": "S9", "keypoints": "gt", "mode": "per_frame",
+              "flip_test": False, "frame_step": 1, "num_frames": 100, "mpjpe": 55.55, "p_mpjpe": 40.25}
+    (tmp_path / "gt.json").write_text(json.dumps(report))
+    (tmp_path / "training.json").write_text(json.dumps({"stage II": "12 steps on synthetic data"}))
+    out = tmp_path / "shipped"
+    out.mkdir()
+    (out / "pytorch_model.bin").write_bytes(b"stale")
+    argv = [str(run), str(out), "--results", str(tmp_path / "gt.json"), "--training", str(tmp_path / "training.json")]
+    assert ship_model.main(argv) == 0
+    assert not (out / "pytorch_model.bin").exists() and (out / "checksums.json").is_file()
+    card = (out / "README.md").read_text()
+    assert "55.55" in card and "12 steps on synthetic data" in card and "name: shipped" in card
+    assert json.loads((out / "eval_results.json").read_text()) == [report]
+    torch.testing.assert_close(MPMForPoseLifting.from_pretrained(out).state_dict(),
+                               MPMForPoseLifting.from_pretrained(run).state_dict())
+    assert ship_model.main([str(tmp_path / "nowhere"), str(out)]) == 2
+    (tmp_path / "bad.json").write_text("{not json")
+    assert ship_model.main([str(run), str(out), "--results", str(tmp_path / "bad.json")]) == 2

@@ -1,0 +1,88 @@
+"""Turn a trained lifting run into a self-contained model folder: weights, modeling code, card and results.
+
+    python scripts/ship_model.py runs/lifting-27f-phase4 pretrained/mpm-h36m-27f \
+        --results eval_gt.json eval_sh.json eval_gt_flip.json eval_completion.json \
+        --training training.json --repo-id mpm-hf/mpm-h36m-27f
+
+``RUN`` is a ``save_pretrained`` folder (the final model of ``examples/finetune_lifting.py`` or one of its
+``checkpoints/checkpoint-N`` states). ``OUT`` receives ``config.json``, ``model.safetensors`` + ``checksums.json``,
+the ``trust_remote_code`` modeling files, ``eval_results.json`` (the ``examples/evaluate.py --json`` reports, in the
+order given) and ``README.md`` generated from ``MODEL_CARD.md`` with those results and the training summary
+(``--training``: a JSON object of ``"stage": "what was done"`` lines). Files of ``OUT`` that the new model does not
+write (stale weights from an older layout) are removed; anything else there is kept. Errors print one line and
+exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mpm_hf import MPMForPoseLifting
+from mpm_hf.model_card import EVAL_RESULTS_FILE, generate_model_card
+
+STALE_WEIGHT_FILES = ("pytorch_model.bin", "model.safetensors.index.json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", metavar="RUN", help="save_pretrained folder of a trained MPMForPoseLifting")
+    parser.add_argument("output", metavar="OUT", help="folder to write (created when missing)")
+    parser.add_argument("--results", nargs="*", default=[], help="JSON reports of examples/evaluate.py --json")
+    parser.add_argument("--training", default=None, help="JSON object: training stage -> description")
+    parser.add_argument("--repo-id", default=None, help="ORG/NAME used in the card's snippets and model-index")
+    parser.add_argument("--base-model", default=None, help="the card's base_model (a Hub repo id)")
+    return parser
+
+
+def _read_json(path: str, flag: str) -> object:
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"{flag} {file}: file not found")
+    try:
+        return json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{flag} {file}: not valid JSON ({error})") from error
+
+
+def ship(run: str, output: str, results: list[dict], training: dict | None, repo_id: str | None = None,
+         base_model: str | None = None) -> Path:
+    """Write the folder (see the module docstring) and return its path."""
+    model = MPMForPoseLifting.from_pretrained(run)
+    folder = Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in STALE_WEIGHT_FILES:
+        (folder / name).unlink(missing_ok=True)
+    model.save_pretrained(folder)
+    card = generate_model_card(model, repo_id=repo_id or folder.name, results=results or None, training=training,
+                               base_model=base_model)
+    if results:
+        (folder / EVAL_RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
+    (folder / "README.md").write_text(card)
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if not (Path(args.run) / "config.json").is_file():
+            raise FileNotFoundError(f"RUN {args.run}: no config.json (expected a save_pretrained folder)")
+        results = []
+        for path in args.results:  # a file holds one report or a list of them
+            report = _read_json(path, "--results")
+            results.extend(report if isinstance(report, list) else [report])
+        training = _read_json(args.training, "--training") if args.training else None
+        if training is not None and not isinstance(training, dict):
+            raise ValueError(f"--training {args.training}: expected a JSON object, got {type(training).__name__}")
+        folder = ship(args.run, args.output, results, training, args.repo_id, args.base_model)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"shipped {args.run} -> {folder} ({len(results)} evaluation reports)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
