@@ -35,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_model import machine_info  # noqa: E402
+from bench_model import add_runtime_arguments, start_run  # noqa: E402
 from bench_pipeline import CONFIGS, build_model  # noqa: E402
 
 from mpm_hf.data.h36m import load_h36m_arrays  # noqa: E402
@@ -86,7 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=512, help="windows per forward pass (512)")
     parser.add_argument("--flip-test", action="store_true", help="flip test-time augmentation (2x the work)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the model runs (cpu)")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    add_runtime_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
@@ -101,11 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    info = machine_info(device)
-    info["load_average_start"] = os.getloadavg()
+    info = start_run(args, device)
 
     subjects = [s for s in args.subjects.split(",") if s]
     start = time.perf_counter()

@@ -7,7 +7,7 @@ What is measured, per window length (27 / 81 / 243 frames, the release's layer c
 - **inference**: ``eval()`` + ``torch.inference_mode``; ours unfused, ours after ``fuse()`` (BatchNorm folded
   into the Linears) and optionally ours fused + ``torch.compile``; the reference in ``eval()``.
 - **training**: one step = forward, centre + sequence MPJPE loss, backward, Adam(amsgrad) step (the release's
-  optimiser), batch 32 by default.
+  optimiser; ours uses torch's fused implementation of it, as ``mpm_hf.training`` does), batch 32 by default.
 - windows/s: median (and best) of ``--repeats`` timed samples; the models are interleaved inside each repeat,
   in rotating order, so that background load hits all of them alike. "x reference" is the median over repeats
   of the paired ratio (reference time / model time in the same repeat).
@@ -57,6 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_mpm import RELEASED_STRIDES, ReferenceMPMLift  # noqa: E402
 
 from mpm_hf.modeling_mpm import MPMConfig, MPMForPoseLifting  # noqa: E402
+from mpm_hf.runtime import keep_freed_memory  # noqa: E402
+from mpm_hf.training.loop import FUSED_OPTIMIZER_DEVICES  # noqa: E402
 
 # Temporal layers of the released stage-II models (README commands: -f 27/81 --layers 3, -f 243 --layers 4).
 RELEASED_LAYERS = {27: 3, 81: 3, 243: 4}
@@ -201,9 +203,13 @@ def inference_step(model: torch.nn.Module, poses: torch.Tensor, device: torch.de
 
 
 def training_step(
-    model: torch.nn.Module, poses: torch.Tensor, labels: torch.Tensor, device: torch.device, dtype: str
+    model: torch.nn.Module, poses: torch.Tensor, labels: torch.Tensor, device: torch.device, dtype: str,
+    fused_optimizer: bool = False,
 ) -> Callable:
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, amsgrad=True)
+    # ours: the fused Adam that mpm_hf.training.loop.build_optimizer uses on CPU / CUDA; the reference: the
+    # release's torch.optim.Adam(amsgrad=True) as it is written there
+    fused = {"fused": True} if fused_optimizer and device.type in FUSED_OPTIMIZER_DEVICES else {}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, amsgrad=True, **fused)
 
     def run() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -361,7 +367,8 @@ def bench_config(
             if mode == "inference":
                 runs = {v.name: inference_step(v.model, poses, device, dtype) for v in variants}
             else:
-                runs = {v.name: training_step(v.model, poses, labels, device, dtype) for v in variants}
+                runs = {v.name: training_step(v.model, poses, labels, device, dtype,
+                                              fused_optimizer=v.name != REFERENCE) for v in variants}
             warmup = args.warmup + (2 if args.compile else 0)
             timings = time_variants(runs, device, args.repeats, args.min_time, warmup)
             reference_seconds, reference_samples, _ = timings[REFERENCE]
@@ -500,6 +507,24 @@ def format_row(row: Row) -> str:
     )
 
 
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--threads`` and ``--default-allocator``, shared by the benchmarks."""
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc malloc as it is (default: mpm_hf.runtime.keep_freed_memory(), as the "
+                             "mpm-hf command line and scripts do; applies to every variant of the run)")
+
+
+def start_run(args: argparse.Namespace, device: torch.device) -> dict:
+    """Apply the runtime arguments and return the machine description with the load average at the start."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    info = machine_info(device)
+    info["keep_freed_memory"] = False if args.default_allocator else keep_freed_memory()
+    info["load_average_start"] = os.getloadavg()
+    return info
+
+
 def machine_info(device: torch.device) -> dict:
     info = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -557,7 +582,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="untimed calls before timing (1)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and batch sizes")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    add_runtime_arguments(parser)
     parser.add_argument("--compile", action="store_true", help="add torch.compile(ours) (outputs checked first)")
     parser.add_argument("--compile-tolerance", type=float, default=1e-4)
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-memory call")
@@ -591,10 +616,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    info = machine_info(device)
-    info["load_average_start"] = os.getloadavg()
+    info = start_run(args, device)
     notes: list[str] = []
 
     peaks = {"fp32_start": measure_matmul_peak(device, torch.float32, args.peak_size, args.peak_repeats)}

@@ -44,7 +44,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_model import machine_info  # noqa: E402
+from bench_model import add_runtime_arguments, start_run  # noqa: E402
 from transformers import pipeline  # noqa: E402
 
 import mpm_hf  # noqa: E402, F401  (registers the "pose-lifting" pipeline)
@@ -158,7 +158,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (3)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the model runs (cpu)")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    add_runtime_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--check-tolerance-mm", type=float, default=0.01, help="max |naive - per-frame pipeline| allowed, mm (0.01)"
@@ -169,11 +169,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    info = machine_info(device)
-    info["load_average_start"] = os.getloadavg()
+    info = start_run(args, device)
 
     model, model_description = build_model(args)
     keypoints, input_description = load_keypoints(args)

@@ -20,6 +20,7 @@ import torch
 from mpm_hf import MPMForPoseCompletion, MPMForPoseLifting
 from mpm_hf.evaluation import evaluate_completion, evaluate_lifting
 from mpm_hf.metrics import format_markdown_table
+from mpm_hf.runtime import keep_freed_memory
 from mpm_hf.training.datasets import load_sequences
 
 
@@ -106,4 +107,5 @@ def _downsample(args: argparse.Namespace, model) -> int:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # reuse activation memory between batches (see mpm_hf.runtime)
     main()

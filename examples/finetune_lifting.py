@@ -16,6 +16,7 @@ from accelerate.utils import set_seed
 
 from mpm_hf import MPMForPoseLifting
 from mpm_hf.data.windows import collate_windows
+from mpm_hf.runtime import keep_freed_memory
 from mpm_hf.training.arguments import (
     add_data_arguments,
     add_model_arguments,
@@ -55,4 +56,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # reuse activation memory between batches (see mpm_hf.runtime)
     main()

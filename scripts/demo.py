@@ -39,8 +39,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from mpm_hf import MPMForPoseLifting
     from mpm_hf.data.synthetic import synthetic_sequences
+    from mpm_hf.runtime import keep_freed_memory
     from mpm_hf.visualization import render_animation
 
+    keep_freed_memory()  # reuse activation memory between batches (see mpm_hf.runtime)
     started = time.time()
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -225,7 +225,7 @@ def test_fast_dropout_keeps_the_expectation_and_masks_the_gradient():
     from mpm_hf.modeling_mpm import MPMDropout, bernoulli_keep_mask
 
     torch.manual_seed(0)
-    keep, scale = bernoulli_keep_mask(torch.Size([1000, 1001]), 0.1, torch.device("cpu"))  # odd numel: half a word
+    keep, scale = bernoulli_keep_mask(torch.Size([1000, 1001]), 0.1, torch.device("cpu"))  # numel not a multiple of 4
     assert keep.shape == (1000, 1001) and keep.dtype == torch.bool
     assert abs(keep.float().mean().item() - 0.9) < 2e-3  # 1e6 Bernoulli draws: std 3e-4
     assert scale == pytest.approx(1 / (1 - 3277 / 32768))

@@ -38,6 +38,7 @@ from transformers.utils import logging as transformers_logging
 from . import __version__, modeling_mpm
 from .keypoints import get_skeleton
 from .pipelines import KEYPOINT_FORMATS, register_pipelines
+from .runtime import keep_freed_memory
 
 PROGRAM = "mpm-hf"
 PROGRESS_MIN_FRAMES = 500
@@ -455,6 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse has printed the usage error (status 2) or the help (0)
         return int(exit_.code or 0)
     prefix = f"{PROGRAM} {args.command}: error:"
+    keep_freed_memory()  # this process does the lifting: reuse activation memory between batches (mpm_hf.runtime)
     try:
         return args.handler(args)
     except (UsageError, ValueError) as error:
