@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
         table = evaluate_completion(model, sequences, modality=args.completion, frame_step=max(args.frame_step, 1),
                                     downsample=_downsample(args, model), progress=args.progress)
         report = {"task": f"completion_{args.completion}", "model": args.model, "dataset": args.dataset,
-                  "subjects": args.subjects, "mpjpe_by_occlusion": table}
+                  "subjects": args.subjects, "keypoints": args.keypoints, "frame_step": max(args.frame_step, 1),
+                  "mpjpe_by_occlusion": table}
         print(format_markdown_table({"MPJPE (mm)": table}))
     else:
         model = MPMForPoseLifting.from_pretrained(args.model).to(args.device).eval()
