@@ -74,6 +74,10 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
     resumed = load_file(tmp_path / "killed/model.safetensors")
     for key, tensor in full.items():
         assert torch.equal(tensor, resumed[key]), key
+    # a checkpoint folder is also a model folder: the weights of step 8 load with from_pretrained
+    checkpoint = MPMForPoseLifting.from_pretrained(tmp_path / "full" / "checkpoints" / "checkpoint-8")
+    for key, tensor in checkpoint.state_dict().items():
+        assert torch.equal(tensor, full[key]), key
 
 
 def test_a_batch_smaller_than_the_dataset_is_required(tmp_path):

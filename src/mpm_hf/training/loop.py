@@ -314,7 +314,7 @@ def train(
             for callback in callbacks:
                 callback(accelerator, model, global_step)
             if config.save_every and global_step % config.save_every == 0 and global_step < max_steps:
-                _save_checkpoint(accelerator, output_dir, global_step, config.checkpoints_total_limit,
+                _save_checkpoint(accelerator, model, output_dir, global_step, config.checkpoints_total_limit,
                                  previous_time + time.time() - started)
             if global_step >= max_steps:
                 done = True
@@ -323,7 +323,7 @@ def train(
     progress.close()
     elapsed = previous_time + time.time() - started
 
-    _save_checkpoint(accelerator, output_dir, global_step, config.checkpoints_total_limit, elapsed)
+    _save_checkpoint(accelerator, model, output_dir, global_step, config.checkpoints_total_limit, elapsed)
     accelerator.wait_for_everyone()
     summary: dict[str, Any] = {
         "global_step": global_step,
@@ -374,11 +374,14 @@ def _check_replicas(accelerator: Accelerator, model: torch.nn.Module, step: int,
 
 
 def _save_checkpoint(
-    accelerator: Accelerator, output_dir: Path, step: int, limit: int | None, wall_time_s: float
+    accelerator: Accelerator, model: torch.nn.Module, output_dir: Path, step: int, limit: int | None,
+    wall_time_s: float,
 ) -> None:
+    """``save_state`` plus the model's ``config.json``: the folder then also loads with ``from_pretrained``."""
     path = output_dir / "checkpoints" / f"checkpoint-{step}"
     accelerator.save_state(str(path))
     if accelerator.is_main_process:
+        accelerator.unwrap_model(model).config.save_pretrained(path)
         (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "wall_time_s": wall_time_s}))
         _prune_checkpoints(str(output_dir), limit)
     accelerator.wait_for_everyone()
