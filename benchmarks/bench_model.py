@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_mpm import RELEASED_STRIDES, ReferenceMPMLift  # noqa: E402
 
 from mpm_hf.modeling_mpm import MPMConfig, MPMForPoseLifting  # noqa: E402
-from mpm_hf.runtime import keep_freed_memory  # noqa: E402
+from mpm_hf.runtime import flush_denormals, keep_freed_memory  # noqa: E402
 from mpm_hf.training.loop import FUSED_OPTIMIZER_DEVICES  # noqa: E402
 
 # Temporal layers of the released stage-II models (README commands: -f 27/81 --layers 3, -f 243 --layers 4).
@@ -508,11 +508,14 @@ def format_row(row: Row) -> str:
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--threads`` and ``--default-allocator``, shared by the benchmarks."""
+    """``--threads``, ``--default-allocator`` and ``--keep-denormals``, shared by the benchmarks."""
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--default-allocator", action="store_true",
                         help="leave glibc malloc as it is (default: mpm_hf.runtime.keep_freed_memory(), as the "
                              "mpm-hf command line and scripts do; applies to every variant of the run)")
+    parser.add_argument("--keep-denormals", action="store_true",
+                        help="compute with denormal floats (default: mpm_hf.runtime.flush_denormals(), as "
+                             "mpm_hf.training does on CPU; applies to every variant of the run)")
 
 
 def start_run(args: argparse.Namespace, device: torch.device) -> dict:
@@ -521,6 +524,7 @@ def start_run(args: argparse.Namespace, device: torch.device) -> dict:
         torch.set_num_threads(args.threads)
     info = machine_info(device)
     info["keep_freed_memory"] = False if args.default_allocator else keep_freed_memory()
+    info["flush_denormals"] = False if args.keep_denormals else flush_denormals()
     info["load_average_start"] = os.getloadavg()
     return info
 

@@ -32,6 +32,7 @@ from accelerate.utils import (
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..runtime import flush_denormals
 from .sync_batch_norm import convert_sync_batchnorm, revert_sync_batchnorm
 
 StepFunction = Callable[[torch.nn.Module, dict[str, torch.Tensor], torch.Generator], tuple[torch.Tensor, dict]]
@@ -69,6 +70,8 @@ class TrainingConfig:
         check_replicas: after every step, gather a per-tensor checksum of the weights from every process and
             write the largest difference between processes to ``replica_check.jsonl`` (diagnostics for
             multi-process runs; 0.0 means the replicas are identical).
+        flush_denormals: on CPU, flush denormal floats to zero for the process (``mpm_hf.runtime.flush_denormals``:
+            the attention backward pass otherwise spends much of its time on them).
     """
 
     output_dir: str = "outputs/run"
@@ -93,6 +96,7 @@ class TrainingConfig:
     trackers: Sequence[str] = field(default_factory=lambda: ("jsonl", "tensorboard"))
     progress: bool = True
     check_replicas: bool = False
+    flush_denormals: bool = True
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -232,6 +236,8 @@ def train(
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
     set_seed(config.seed)
+    if config.flush_denormals and accelerator.device.type == "cpu":
+        flush_denormals()
     if config.sync_bn and accelerator.num_processes > 1:
         model = convert_sync_batchnorm(model, accelerator.device)
 
