@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from mpm_hf import MPMForPoseCompletion, MPMForPoseLifting
-from mpm_hf.evaluation import evaluate_completion, evaluate_lifting
+from mpm_hf.evaluation import evaluate_completion, evaluate_lifting, parse_occlusion_settings
 from mpm_hf.metrics import format_markdown_table
 from mpm_hf.runtime import keep_freed_memory
 from mpm_hf.training.datasets import load_sequences
@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-sequences", type=int, default=None, help="evaluate only the first n sequences")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--completion", choices=("2d", "3d"), default=None, help="completion tables instead")
+    parser.add_argument("--occlusions", default=None,
+                        help="completion rows, e.g. left_arm,right_leg,random:2,none (default: the paper's table)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--json", default=None, help="write the report here")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
@@ -55,7 +57,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.completion:
         model_class = MPMForPoseCompletion if args.completion == "3d" else _completion_or_lifting(args.model)
         model = model_class.from_pretrained(args.model).to(args.device).eval()
-        table = evaluate_completion(model, sequences, modality=args.completion, frame_step=max(args.frame_step, 1),
+        settings = parse_occlusion_settings(args.occlusions) if args.occlusions else None
+        table = evaluate_completion(model, sequences, modality=args.completion, settings=settings,
+                                    frame_step=max(args.frame_step, 1),
                                     downsample=_downsample(args, model), progress=args.progress)
         report = {"task": f"completion_{args.completion}", "model": args.model, "dataset": args.dataset,
                   "subjects": args.subjects, "keypoints": args.keypoints, "frame_step": max(args.frame_step, 1),

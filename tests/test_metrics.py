@@ -217,3 +217,23 @@ def test_accumulator_without_labels_averages_frames():
     assert summary["per_action"] == {} and summary["num_frames"] == 5
     acc.reset()
     assert acc.summary()["num_frames"] == 0
+
+
+def test_occlusion_settings_parse_into_completion_rows():
+    from mpm_hf.evaluation import parse_occlusion_settings
+
+    settings = parse_occlusion_settings("left_arm, right_leg,left_arm+left_leg,random:2,random:1,none")
+    assert settings == {
+        "left arm": (("left_arm",), 0),
+        "right leg": (("right_leg",), 0),
+        "left arm + left leg": (("left_arm", "left_leg"), 0),
+        "2 random joints": ("random", 2),
+        "1 random joint": ("random", 1),
+        "none": ((), 0),
+    }
+    with pytest.raises(ValueError, match="occluded body part"):
+        parse_occlusion_settings("tail")
+    with pytest.raises(ValueError, match="random:K"):
+        parse_occlusion_settings("random:0")
+    with pytest.raises(ValueError, match="at least one item"):
+        parse_occlusion_settings(" , ")

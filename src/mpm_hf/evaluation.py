@@ -147,6 +147,33 @@ def evaluate_completion(
     return results
 
 
+def parse_occlusion_settings(text: str) -> dict[str, tuple]:
+    """``"left_arm,right_leg,random:2,none"`` -> completion settings for `evaluate_completion`.
+
+    Comma-separated items: body parts of ``mpm_hf.masking.BODY_PARTS`` joined with ``+`` (``left_arm+left_leg``),
+    ``random:K`` (K random joints other than the pelvis, per window) or ``none``. Row names read like the
+    paper's tables: ``left arm``, ``left arm + left leg``, ``2 random joints``, ``none``.
+    """
+    settings: dict[str, tuple] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if item == "none":
+            settings["none"] = ((), 0)
+        elif item.startswith("random:"):
+            count = item.split(":", 1)[1]
+            if not count.isdigit() or int(count) < 1:
+                raise ValueError(f"occlusion setting {item!r}: expected random:K with K >= 1")
+            settings[f"{count} random joint{'s' if int(count) > 1 else ''}"] = ("random", int(count))
+        else:
+            parts = tuple(item.split("+"))
+            resolve_joints(parts)  # raises ValueError naming an unknown body part
+            settings[" + ".join(part.replace("_", " ") for part in parts)] = (parts, 0)
+    if not settings:
+        raise ValueError(f"occlusion settings: expected at least one item, got {text!r}")
+    return settings
+
+
 def evaluate_pck(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
     """MPI-INF-3DHP summary: PCK@150 mm (%), AUC over 0-150 mm (%), MPJPE (mm)."""
     return {"pck": float(pck(predicted, target)), "auc": float(auc(predicted, target)),
