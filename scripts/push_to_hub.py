@@ -13,13 +13,12 @@ The token defaults to ``HF_TOKEN`` / ``hf auth login``. Prints the commit URL; e
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from huggingface_hub.errors import HfHubHTTPError
 
-from mpm_hf.model_card import push_model_to_hub, read_model_folder_config
+from mpm_hf.model_card import push_model_to_hub, read_json_file, read_model_folder_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,21 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_json(path: str, flag: str) -> object:
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"{flag} {file}: file not found")
-    try:
-        return json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{flag} {file}: not valid JSON ({error})") from error
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         read_model_folder_config(args.folder)
-        results = _read_json(args.results, "--results") if args.results else None
+        results = read_json_file(args.results, "--results") if args.results else None
         card = None
         if args.card:
             if not Path(args.card).is_file():

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from mpm_hf import MPMForPoseLifting
-from mpm_hf.model_card import EVAL_RESULTS_FILE, generate_model_card
+from mpm_hf.model_card import EVAL_RESULTS_FILE, generate_model_card, read_json_file
 
 STALE_WEIGHT_FILES = ("pytorch_model.bin", "model.safetensors.index.json")
 
@@ -35,16 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repo-id", default=None, help="ORG/NAME used in the card's snippets and model-index")
     parser.add_argument("--base-model", default=None, help="the card's base_model (a Hub repo id)")
     return parser
-
-
-def _read_json(path: str, flag: str) -> object:
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"{flag} {file}: file not found")
-    try:
-        return json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{flag} {file}: not valid JSON ({error})") from error
 
 
 def ship(run: str, output: str, results: list[dict], training: dict | None, repo_id: str | None = None,
@@ -71,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             raise FileNotFoundError(f"RUN {args.run}: no config.json (expected a save_pretrained folder)")
         results = []
         for path in args.results:  # a file holds one report or a list of them
-            report = _read_json(path, "--results")
+            report = read_json_file(path, "--results")
             results.extend(report if isinstance(report, list) else [report])
-        training = _read_json(args.training, "--training") if args.training else None
+        training = read_json_file(args.training, "--training") if args.training else None
         if training is not None and not isinstance(training, dict):
             raise ValueError(f"--training {args.training}: expected a JSON object, got {type(training).__name__}")
         folder = ship(args.run, args.output, results, training, args.repo_id, args.base_model)

@@ -154,11 +154,17 @@ def read_model_folder_config(folder: str | Path) -> MPMConfig:
     return MPMConfig.from_dict(values)
 
 
-def _read_results_file(path: Path) -> Any:
+def read_json_file(path: str | Path, label: str | None = None) -> Any:
+    """The parsed JSON of ``path``; ``FileNotFoundError`` / ``ValueError`` name the file (after ``label``, e.g. the
+    command-line flag it came from)."""
+    path = Path(path)
+    where = f"{label} {path}" if label else str(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{where}: file not found")
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
+        raise ValueError(f"{where}: not valid JSON ({error})") from error
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -516,7 +522,7 @@ def push_model_to_hub(
                     (staging / relative).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, staging / relative)
         if results is None and (staging / EVAL_RESULTS_FILE).is_file():
-            results = _read_results_file(staging / EVAL_RESULTS_FILE)
+            results = read_json_file(staging / EVAL_RESULTS_FILE)
         if card is None:
             card = generate_model_card(model if model is not None else config, repo_id=repo_id, results=results,
                                        training=training, datasets=datasets, license=license,
