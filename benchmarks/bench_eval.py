@@ -24,7 +24,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -35,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_model import add_runtime_arguments, start_run  # noqa: E402
+from bench_model import add_runtime_arguments, start_run, write_json  # noqa: E402
 from bench_pipeline import CONFIGS, build_model  # noqa: E402
 
 from mpm_hf.data.h36m import load_h36m_arrays  # noqa: E402
@@ -205,10 +204,7 @@ def main(argv: list[str] | None = None) -> dict:
         "load_seconds": load_seconds,
         "rows": rows,
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(output, indent=2))
-        print(f"\nwrote {args.json}")
+    write_json(args.json, output)
     return output
 
 

@@ -529,6 +529,14 @@ def start_run(args: argparse.Namespace, device: torch.device) -> dict:
     return info
 
 
+def write_json(path: Path | None, result: dict) -> None:
+    """Write a benchmark's result to ``--json PATH`` (nothing when the flag was not given)."""
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2))
+        print(f"\nwrote {path}")
+
+
 def machine_info(device: torch.device) -> dict:
     info = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -678,10 +686,7 @@ def main(argv: list[str] | None = None) -> dict:
         frames = 243 if 243 in args.frames else max(args.frames)
         result["breakdown"] = breakdown(frames, args.layers[args.frames.index(frames)], device)
         print_breakdown(result["breakdown"])
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
-        print(f"\nwrote {args.json}")
+    write_json(args.json, result)
     return result
 
 

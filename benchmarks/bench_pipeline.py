@@ -31,7 +31,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -44,7 +43,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_model import add_runtime_arguments, start_run  # noqa: E402
+from bench_model import add_runtime_arguments, start_run, write_json  # noqa: E402
 from transformers import pipeline  # noqa: E402
 
 import mpm_hf  # noqa: E402, F401  (registers the "pose-lifting" pipeline)
@@ -300,10 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
         "check_frames": int(covered.sum()),
         "notes": notes,
     }
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
-        print(f"\nwrote {args.json}")
+    write_json(args.json, result)
     return result
 
 
