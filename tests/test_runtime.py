@@ -16,7 +16,7 @@ assert keep_freed_memory() == applied  # idempotent
 def faults():
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(2):  # warm-up: the heap grows to hold the block
+for _ in range(4):  # warm-up: the heap grows to hold the block (it can take a few rounds)
     x = torch.empty(64 * 2**20 // 4)  # 64 MiB: above glibc's largest mmap threshold
     x.fill_(1.0)
     del x
