@@ -35,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_model import add_runtime_arguments, start_run, write_json  # noqa: E402
-from bench_pipeline import CONFIGS, build_model  # noqa: E402
+from bench_pipeline import add_model_source_arguments, build_model  # noqa: E402
 
 from mpm_hf.data.h36m import load_h36m_arrays  # noqa: E402
 from mpm_hf.evaluation import evaluate_lifting  # noqa: E402
@@ -65,15 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--subjects", default="S9", help="comma-separated subjects (S9)")
     parser.add_argument("--keypoints", default="gt", help="2D source: gt or a data_2d_h36m_<name>.npz name (gt)")
-    parser.add_argument(
-        "--num-frames",
-        type=int,
-        choices=sorted(CONFIGS),
-        default=27,
-        help="window length of the random-initialised config (27: shipped small, 243: released)",
-    )
-    parser.add_argument("--model", type=Path, default=None, help="a saved MPMForPoseLifting folder instead")
-    parser.add_argument("--fuse", action="store_true", help="model.fuse() first")
+    add_model_source_arguments(parser)
     parser.add_argument("--modes", default="per_frame,sequence", help="per_frame and/or sequence")
     parser.add_argument("--frame-step", type=int, default=1, help="evaluate every k-th frame (1 = all)")
     parser.add_argument(
@@ -195,7 +187,6 @@ def main(argv: list[str] | None = None) -> dict:
 
     output = {
         "machine": info,
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "model": model_description,
         "subjects": subjects,
         "sequences": len(sequences),
@@ -204,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
         "load_seconds": load_seconds,
         "rows": rows,
     }
-    write_json(args.json, output)
+    write_json(args, output)
     return output
 
 

@@ -529,12 +529,15 @@ def start_run(args: argparse.Namespace, device: torch.device) -> dict:
     return info
 
 
-def write_json(path: Path | None, result: dict) -> None:
-    """Write a benchmark's result to ``--json PATH`` (nothing when the flag was not given)."""
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2))
-        print(f"\nwrote {path}")
+def write_json(args: argparse.Namespace, result: dict) -> None:
+    """Write a benchmark's result, with its arguments under ``"args"``, to ``--json PATH`` (when given)."""
+    if args.json:
+        record = {"machine": result.get("machine")}
+        record["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+        record.update(result)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=2))
+        print(f"\nwrote {args.json}")
 
 
 def machine_info(device: torch.device) -> dict:
@@ -676,7 +679,6 @@ def main(argv: list[str] | None = None) -> dict:
 
     result = {
         "machine": info,
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "matmul_peak_gflops": peaks,
         "fp32_peak_gflops": fp32_peak,
         "rows": [asdict(r) for r in rows],
@@ -686,7 +688,7 @@ def main(argv: list[str] | None = None) -> dict:
         frames = 243 if 243 in args.frames else max(args.frames)
         result["breakdown"] = breakdown(frames, args.layers[args.frames.index(frames)], device)
         print_breakdown(result["breakdown"])
-    write_json(args.json, result)
+    write_json(args, result)
     return result
 
 

@@ -61,6 +61,19 @@ CONFIGS = {
 }
 
 
+def add_model_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--num-frames`` (a random-initialised configuration), ``--model`` (a saved one) and ``--fuse``."""
+    parser.add_argument(
+        "--num-frames",
+        type=int,
+        choices=sorted(CONFIGS),
+        default=27,
+        help="window length of the random-initialised config (27: shipped small, 243: released)",
+    )
+    parser.add_argument("--model", type=Path, default=None, help="a saved MPMForPoseLifting folder instead")
+    parser.add_argument("--fuse", action="store_true", help="model.fuse() first")
+
+
 def build_model(args: argparse.Namespace) -> tuple[MPMForPoseLifting, str]:
     if args.model is not None:
         model = MPMForPoseLifting.from_pretrained(args.model)
@@ -132,15 +145,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--frames", type=int, default=10_000, help="length of the sequence (10000)")
-    parser.add_argument(
-        "--num-frames",
-        type=int,
-        choices=sorted(CONFIGS),
-        default=27,
-        help="window length of the random-initialised config (27: shipped small, 243: released)",
-    )
-    parser.add_argument("--model", type=Path, default=None, help="a saved MPMForPoseLifting folder instead")
-    parser.add_argument("--fuse", action="store_true", help="model.fuse() first (all variants use the same model)")
+    add_model_source_arguments(parser)
     parser.add_argument(
         "--input",
         type=Path,
@@ -286,7 +291,6 @@ def main(argv: list[str] | None = None) -> dict:
 
     result = {
         "machine": info,
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "model": model_description,
         "input": input_description,
         "num_frames": num_frames,
@@ -299,7 +303,7 @@ def main(argv: list[str] | None = None) -> dict:
         "check_frames": int(covered.sum()),
         "notes": notes,
     }
-    write_json(args.json, result)
+    write_json(args, result)
     return result
 
 
