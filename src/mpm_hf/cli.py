@@ -36,7 +36,7 @@ from transformers import AutoConfig, pipeline
 from transformers.utils import logging as transformers_logging
 
 from . import __version__, modeling_mpm
-from .keypoints import get_skeleton
+from .keypoints import get_skeleton, model_skeleton
 from .pipelines import KEYPOINT_FORMATS, register_pipelines
 from .runtime import keep_freed_memory
 
@@ -302,7 +302,7 @@ def command_render(args: argparse.Namespace) -> int:
         keypoints_2d,
         args.output,
         fps=args.fps,
-        skeleton="h36m" if poses_3d.shape[1] == 17 else "3dhp16",
+        skeleton=model_skeleton(poses_3d.shape[1]),
         title=args.title,
         max_frames=args.max_frames,
         progress=not args.no_progress and num_frames >= 50,

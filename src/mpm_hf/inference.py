@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .keypoints import flip_poses, get_skeleton
+from .keypoints import flip_poses, model_skeleton
 
 LIFT_MODES = ("per_frame", "sequence")
 
@@ -47,16 +47,16 @@ def _predict(
     flip_test: bool,
 ) -> torch.Tensor:
     """One batch of windows ``(B, T, J, 2)`` -> ``(B, T_out, J, 3)``; flip TTA averages with the mirrored input."""
+    skeleton = model_skeleton(windows.shape[-2])
     if flip_test:
-        windows = torch.cat([windows, flip_poses(windows)], dim=0)
-        skeleton = get_skeleton("h36m" if masks.shape[-1] == 17 else "3dhp16")
+        windows = torch.cat([windows, flip_poses(windows, skeleton)], dim=0)
         flipped_masks = masks[..., list(skeleton.flip_permutation)]
         masks = torch.cat([masks, flipped_masks], dim=0)
     output = model(poses=windows, spatial_mask=masks)
     poses = output.poses_3d if head == "centre" else output.sequence_poses_3d
     if flip_test:
         half = poses.shape[0] // 2
-        poses = (poses[:half] + flip_poses(poses[half:])) / 2
+        poses = (poses[:half] + flip_poses(poses[half:], skeleton)) / 2
     return poses
 
 
@@ -103,14 +103,26 @@ def lift_sequence(
         raise ValueError("keypoints_2d: expected at least one frame, got 0")
     invalid = ~torch.isfinite(keypoints).all(dim=-1)
     if missing is not None:
-        invalid = invalid | torch.as_tensor(np.asarray(missing), dtype=torch.bool).reshape(invalid.shape)
+        missing = torch.as_tensor(np.asarray(missing), dtype=torch.bool)
+        if missing.shape != invalid.shape:
+            raise ValueError(
+                f"missing: expected shape {tuple(invalid.shape)} (frames, joints), got {tuple(missing.shape)}"
+            )
+        invalid = invalid | missing
     keypoints = torch.where(invalid[..., None], torch.zeros((), dtype=keypoints.dtype), keypoints)
 
     window = config.num_frames
     if downsample is None:
         downsample = getattr(config, "downsample", 1)
-    if frames is not None and mode != "per_frame":
-        raise ValueError(f"frames: only supported with mode='per_frame', got mode={mode!r}")
+    if frames is not None:
+        if mode != "per_frame":
+            raise ValueError(f"frames: only supported with mode='per_frame', got mode={mode!r}")
+        frames = np.asarray(frames)
+        if frames.ndim != 1 or (frames.size and (frames.min() < 0 or frames.max() >= num_frames)):
+            raise ValueError(
+                f"frames: expected a 1-D array of frame indices in [0, {num_frames}), got shape {frames.shape} "
+                f"with values in [{frames.min() if frames.size else '-'}, {frames.max() if frames.size else '-'}]"
+            )
     if mode == "per_frame":
         index = torch.from_numpy(window_indices(num_frames, window, downsample, centres=frames))
         head, keep = "centre", None

@@ -34,6 +34,7 @@ __all__ = [
     "HALPE_26",
     "MPI_INF_3DHP_17",
     "MPI_INF_3DHP_16",
+    "model_skeleton",
     "SKELETONS",
     "H36M_32_TO_17",
     "get_skeleton",
@@ -208,6 +209,16 @@ MPI_INF_3DHP_16 = Skeleton(
 SKELETONS: dict[str, Skeleton] = {
     s.name: s for s in (H36M_17, H36M_32, MPII_16, COCO_17, HALPE_26, MPI_INF_3DHP_17, MPI_INF_3DHP_16)
 }
+
+
+def model_skeleton(num_joints: int) -> Skeleton:
+    """The joint order of an MPM model with ``num_joints`` joints: Human3.6M-17, or ``3dhp16`` (Human3.6M-17
+    without neck_nose, the 16-joint models of MPI-INF-3DHP / AMASS)."""
+    if num_joints == 17:
+        return H36M_17
+    if num_joints == 16:
+        return MPI_INF_3DHP_16
+    raise ValueError(f"num_joints: expected 17 (Human3.6M) or 16 (3DHP / AMASS) for a joint order, got {num_joints}")
 
 
 def get_skeleton(name: str | Skeleton) -> Skeleton:

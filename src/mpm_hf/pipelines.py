@@ -40,7 +40,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from .camera import normalize_screen_coordinates
 from .completion import complete_sequence
 from .inference import LIFT_MODES, lift_sequence
-from .keypoints import Skeleton, convert_keypoints, get_skeleton
+from .keypoints import convert_keypoints, get_skeleton, model_skeleton
 from .masking import resolve_joints
 from .modeling_mpm import MPMForPoseCompletion, MPMForPoseLifting
 
@@ -67,11 +67,6 @@ def _as_array(value: Any, field: str) -> np.ndarray:
         raise ValueError(
             f"{field}: expected a numeric array of keypoints, got {type(value).__name__} ({error})"
         ) from None
-
-
-def _model_skeleton(model: torch.nn.Module) -> Skeleton:
-    """The model's joint order: Human3.6M-17, or Human3.6M-16 (no neck/nose) for 16-joint models."""
-    return get_skeleton("h36m" if model.config.num_joints == 17 else "3dhp16")
 
 
 def _check_format(keypoint_format: Any) -> str:
@@ -259,7 +254,7 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         converted, valid = convert_keypoints(
             keypoints[..., :2],
             keypoint_format,
-            target=_model_skeleton(self.model),
+            target=model_skeleton(self.model.config.num_joints),
             confidence=confidence,
             confidence_threshold=confidence_threshold,
         )
@@ -306,7 +301,7 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
     def postprocess(self, model_outputs: dict[str, Any]) -> dict[str, Any]:
         return {
             "poses_3d": np.asarray(model_outputs["poses_3d"], dtype=np.float32),
-            "joint_names": list(_model_skeleton(self.model).joint_names),
+            "joint_names": list(model_skeleton(self.model.config.num_joints).joint_names),
             "missing": np.asarray(model_outputs["missing"], dtype=bool),
             "keypoints_2d": np.asarray(model_outputs["keypoints_2d"], dtype=np.float32),
             "units": "m",
@@ -365,7 +360,8 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
     ) -> dict[str, Any]:
         poses = _as_array(inputs, "inputs")
         _check_sequence_shape(poses, keypoint_format, (3,), "x, y, z in metres")
-        converted, valid = convert_keypoints(poses, keypoint_format, target=_model_skeleton(self.model))
+        skeleton = model_skeleton(self.model.config.num_joints)
+        converted, valid = convert_keypoints(poses, keypoint_format, target=skeleton)
         hidden = ~valid
         if occluded_joints is not None:
             hidden[:, resolve_joints(occluded_joints, hidden.shape[1])] = True
@@ -391,7 +387,7 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
     def postprocess(self, model_outputs: dict[str, Any]) -> dict[str, Any]:
         return {
             "poses_3d": np.asarray(model_outputs["poses_3d"], dtype=np.float32),
-            "joint_names": list(_model_skeleton(self.model).joint_names),
+            "joint_names": list(model_skeleton(self.model.config.num_joints).joint_names),
             "missing": np.asarray(model_outputs["missing"], dtype=bool),
             "units": "m",
         }

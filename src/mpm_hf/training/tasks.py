@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..masking import BODY_PARTS, sample_tube_mask
+from ..masking import BODY_PARTS, resolve_joints, sample_tube_mask
 
 
 @dataclass
@@ -164,5 +164,5 @@ class CompletionStep:
 
 def _part_columns(part: str, like: torch.Tensor) -> torch.Tensor:
     columns = torch.zeros(like.shape[-1], dtype=torch.bool, device=like.device)
-    columns[list(BODY_PARTS[part])] = True
+    columns[resolve_joints(part, like.shape[-1])] = True
     return columns.expand_as(like)
