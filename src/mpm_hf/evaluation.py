@@ -49,7 +49,7 @@ def evaluate_lifting(
     mode: str = "per_frame",
     flip_test: bool = False,
     batch_size: int = 512,
-    downsample: int = 1,
+    downsample: int | None = None,
     frame_step: int = 1,
     progress: bool = True,
     pck_auc: bool = False,
@@ -59,8 +59,11 @@ def evaluate_lifting(
     Args:
         sequences: dicts with ``keypoints_2d (N, J, 2)``, ``poses_3d (N, J, 3)`` metres root-relative,
             optional ``valid (N, J)`` (invalid 2D joints are fed masked), ``action``, ``valid_frames (N,)``.
+        downsample: tds, the frame step inside a window (default: ``model.config.downsample``, the tds it was
+            trained with).
         frame_step: evaluate every ``frame_step``-th frame (1 = all); windows are still centred on each of them.
-        pck_auc: also report PCK@150 mm and AUC (MPI-INF-3DHP).
+        pck_auc: MPI-INF-3DHP: report PCK@150 mm and AUC, and ``mpjpe`` over all frames pooled as that benchmark
+            does (``per_action`` still has the per-scene means; ``p_mpjpe`` stays their mean).
 
     Returns:
         ``{"mpjpe", "p_mpjpe", "per_action", "num_frames", "mode", "flip_test", "wall_time_s", ...}`` (mm).
@@ -94,9 +97,7 @@ def evaluate_lifting(
     result.update({"mode": mode, "flip_test": flip_test, "frame_step": frame_step,
                    "wall_time_s": time.time() - started, "markdown": accumulator.markdown()})
     if pck_auc and predictions:
-        predicted, target = np.concatenate(predictions), np.concatenate(targets)
-        result["pck"] = float(pck(predicted, target))
-        result["auc"] = float(auc(predicted, target))
+        result.update(evaluate_pck(np.concatenate(predictions), np.concatenate(targets)))
     return result
 
 
@@ -108,7 +109,7 @@ def evaluate_completion(
     settings: dict[str, tuple] | None = None,
     frame_step: int = 10,
     batch_size: int = 256,
-    downsample: int = 1,
+    downsample: int | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, float]:
@@ -116,8 +117,12 @@ def evaluate_completion(
 
     ``model`` is an ``MPMForPoseCompletion`` (or a lifting model for ``modality="2d"``: occluded 2D joints are
     then fed masked to the lifting head). ``settings`` maps a row name to (body parts, 0) or ("random", k).
+    Joints missing from the input (``valid`` False, or non-finite coordinates, e.g. the neck of the MPII-format
+    detections) are fed masked in every setting. ``downsample`` defaults to ``model.config.downsample``.
     """
     settings = settings or (COMPLETION_SETTINGS_2D if modality == "2d" else COMPLETION_SETTINGS_3D)
+    if downsample is None:
+        downsample = int(getattr(model.config, "downsample", 1))
     rng = np.random.default_rng(seed)
     device = next(model.parameters()).device
     num_frames, num_joints = model.config.num_frames, model.config.num_joints
@@ -128,6 +133,9 @@ def evaluate_completion(
         for sequence in sequences:
             frames = _frames(sequence, frame_step)
             inputs = np.asarray(sequence[key], dtype=np.float32)
+            missing = ~np.isfinite(inputs).all(axis=-1)
+            if "valid" in sequence:
+                missing |= ~np.asarray(sequence["valid"], dtype=bool)
             index = window_indices(len(inputs), num_frames, downsample, centres=frames)
             target = torch.from_numpy(np.asarray(sequence["poses_3d"], dtype=np.float32)[frames])
             for begin in range(0, len(index), batch_size):
@@ -138,6 +146,7 @@ def evaluate_completion(
                     mask[np.arange(len(rows))[:, None], :, choice] = True
                 else:
                     mask[..., resolve_joints(parts, num_joints)] = True
+                mask |= missing[rows]
                 windows = torch.from_numpy(np.where(mask[..., None], 0.0, inputs[rows]).astype(np.float32))
                 output = model(poses=windows.to(device), spatial_mask=torch.from_numpy(mask).to(device))
                 predicted = output.poses_3d

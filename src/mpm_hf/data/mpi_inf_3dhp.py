@@ -38,12 +38,15 @@ sequence dict with the fields of :func:`mpm_hf.data.h36m.load_h36m_arrays` (``su
 ``camera_intrinsics``, ``image_width``, ``image_height``) plus ``valid_frames (N,) bool``:
 
 - training: ``subject`` "S1".."S8", ``action`` "Seq1"/"Seq2", ``camera`` the camera index ("0"..);
-  every frame is valid unless the camera's entry carries its own ``valid`` flags (read when present;
-  the MPM release ignores them in training).
+  ``valid_frames`` is all True unless the camera's entry carries its own ``valid`` flags (read when
+  present; the MPM release ignores them in training).
 - test: ``subject`` "TS1".."TS6", ``action`` the scene ("studio_green_screen" TS1-2, "studio" TS3-4,
-  "outdoor" TS5-6), ``camera`` "studio" or "outdoor"; ``valid_frames`` is the file's ``valid``
-  and ``valid[n, :]`` is False on invalid frames. Their coordinates are kept as stored (finite),
-  since models see them as context; the benchmark scores valid frames only.
+  "outdoor" TS5-6), ``camera`` "studio" or "outdoor"; ``valid_frames`` is the file's ``valid``.
+
+Frame validity lives in ``valid_frames`` only: ``valid (N, J)`` marks the joints the file provides (False
+where the conversion to the output joints has no source joint), so the 2D of invalid frames, kept as
+stored (finite), reaches a model as context like every other frame; the benchmark scores valid frames
+only (``evaluate_lifting`` honours ``valid_frames``).
 
 ``camera_intrinsics`` are the published calibrations for normalised screen coordinates (training
 camera ``i``; camera 8 for TS1-TS4; the GoPro, with distortion, for TS5-TS6), NaN for a camera key
@@ -210,7 +213,7 @@ def _sequence(
     return {
         **names,
         "keypoints_2d": normalize_screen_coordinates(keypoints_2d, width, height).astype(np.float32),
-        "valid": valid_2d & valid_3d & frame_valid[:, None],
+        "valid": valid_2d & valid_3d,
         "valid_frames": frame_valid,
         "poses_3d": poses_3d.astype(np.float32),
         "root_trajectory": root.astype(np.float32),

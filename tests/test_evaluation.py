@@ -1,0 +1,121 @@
+"""Evaluation protocols and sequence inference: tds, missing joints, 3DHP pooling, 16-joint models, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mpm_hf import MPMConfig, MPMForPoseCompletion, MPMForPoseLifting
+from mpm_hf.completion import complete_sequence
+from mpm_hf.evaluation import evaluate_completion, evaluate_lifting
+from mpm_hf.inference import lift_sequence
+from mpm_hf.keypoints import MPI_INF_3DHP_16, flip_poses, model_skeleton
+from mpm_hf.masking import resolve_joints
+from mpm_hf.metrics import mpjpe
+
+
+def tiny_lifter(num_joints: int = 17, downsample: int = 2, seed: int = 0) -> MPMForPoseLifting:
+    torch.manual_seed(seed)
+    config = MPMConfig(num_frames=27, hidden_size=32, intermediate_size=64, num_attention_heads=4,
+                       num_hidden_layers=2, num_joints=num_joints, downsample=downsample)
+    return MPMForPoseLifting(config).eval()
+
+
+def sequences(num_joints: int = 17, lengths=(90, 61), seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [
+        {
+            "keypoints_2d": (rng.normal(size=(n, num_joints, 2)) * 0.3).astype(np.float32),
+            "poses_3d": (rng.normal(size=(n, num_joints, 3)) * 0.2).astype(np.float32),
+            "action": action,
+        }
+        for n, action in zip(lengths, ("Walking", "Eating"), strict=False)
+    ]
+
+
+def test_evaluation_uses_the_tds_the_model_was_trained_with():
+    model = tiny_lifter(downsample=2)
+    data = sequences()
+    default = evaluate_lifting(model, data, progress=False)
+    assert default["mpjpe"] == evaluate_lifting(model, data, downsample=2, progress=False)["mpjpe"]
+    assert default["mpjpe"] != evaluate_lifting(model, data, downsample=1, progress=False)["mpjpe"]
+    completion = evaluate_completion(model, data, "2d", frame_step=7, progress=False)
+    assert completion == evaluate_completion(model, data, "2d", frame_step=7, downsample=2, progress=False)
+    assert completion != evaluate_completion(model, data, "2d", frame_step=7, downsample=1, progress=False)
+
+
+def test_completion_feeds_missing_detections_masked():
+    model = tiny_lifter()
+    data = sequences()
+    for sequence in data:
+        sequence["keypoints_2d"][:, 9] = np.nan  # the MPII-format detections have no neck/nose
+        sequence["valid"] = np.isfinite(sequence["keypoints_2d"]).all(axis=-1)
+        sequence["valid"][::5, 3] = False  # a low-confidence ankle: finite but not valid
+    rows = evaluate_completion(model, data, "2d", settings={"left arm": (("left_arm",), 0)}, frame_step=9,
+                               progress=False)
+    assert np.isfinite(rows["left arm"])
+    # the same as hiding the missing joints by hand: their values never reach the model
+    for sequence in data:
+        sequence["keypoints_2d"] = np.where(sequence["valid"][..., None], sequence["keypoints_2d"], 123.0)
+    again = evaluate_completion(model, data, "2d", settings={"left arm": (("left_arm",), 0)}, frame_step=9,
+                                progress=False)
+    assert again == rows
+
+
+def test_3dhp_mpjpe_is_pooled_over_frames_with_pck_auc():
+    model = tiny_lifter(downsample=1)
+    data = sequences(lengths=(120, 30))  # unequal scenes: a mean of scene means differs from the pooled mean
+    for sequence, scene in zip(data, ("studio", "outdoor"), strict=True):
+        sequence["action"] = scene
+    report = evaluate_lifting(model, data, pck_auc=True, progress=False)
+    predicted = np.concatenate([lift_sequence(model, s["keypoints_2d"]) for s in data])
+    target = np.concatenate([s["poses_3d"] for s in data])
+    assert report["mpjpe"] == pytest.approx(1000 * float(mpjpe(predicted, target)), rel=1e-5)
+    scene_means = [value["mpjpe"] for value in report["per_action"].values() if isinstance(value, dict)]
+    if len(scene_means) == 2:
+        assert report["mpjpe"] != pytest.approx(np.mean(scene_means), rel=1e-6)
+    assert 0 <= report["pck"] <= 100 and 0 <= report["auc"] <= 100
+
+
+def test_body_parts_resolve_through_the_model_joint_order():
+    h36m, hp16 = model_skeleton(17), model_skeleton(16)
+    assert hp16 is MPI_INF_3DHP_16
+    for part, names in [("left_arm", ("left_shoulder", "left_elbow", "left_wrist")),
+                        ("right_arm", ("right_shoulder", "right_elbow", "right_wrist")),
+                        ("right_leg", ("right_hip", "right_knee", "right_ankle"))]:
+        assert [h36m.joint_names[i] for i in resolve_joints(part, 17)] == list(names)
+        assert [hp16.joint_names[i] for i in resolve_joints(part, 16)] == list(names)
+    assert resolve_joints("right_arm", 16) == [13, 14, 15] and resolve_joints("right_arm", 17) == [14, 15, 16]
+    assert resolve_joints("head", 17) == [9, 10] and resolve_joints("head", 16) == [9]  # no neck_nose in 16
+    with pytest.raises(ValueError, match="num_joints: expected 17 .* or 16"):
+        resolve_joints("left_arm", 15)
+    with pytest.raises(ValueError, match="occluded body part"):
+        resolve_joints("tail", 17)
+
+    torch.manual_seed(0)
+    completer = MPMForPoseCompletion(MPMConfig(num_frames=27, hidden_size=32, intermediate_size=64,
+                                               num_attention_heads=4, num_hidden_layers=1, num_joints=16)).eval()
+    poses = np.random.default_rng(1).normal(size=(40, 16, 3)).astype(np.float32) * 0.2
+    completed = complete_sequence(completer, poses, occluded_joints="right_arm")
+    assert completed.shape == (40, 16, 3) and np.isfinite(completed).all()
+
+
+def test_flip_test_of_a_16_joint_model_is_mirror_equivariant():
+    model = tiny_lifter(num_joints=16)
+    keypoints = sequences(num_joints=16)[0]["keypoints_2d"]
+    lifted = lift_sequence(model, keypoints, flip_test=True)
+    mirrored = lift_sequence(model, flip_poses(keypoints, "3dhp16"), flip_test=True)
+    np.testing.assert_allclose(flip_poses(mirrored, "3dhp16"), lifted, atol=1e-5)
+    assert not np.allclose(lift_sequence(model, keypoints), lifted)
+
+
+def test_lift_sequence_rejects_bad_frames_and_masks():
+    model = tiny_lifter()
+    keypoints = sequences()[0]["keypoints_2d"][:40]
+    with pytest.raises(ValueError, match=r"frames: expected a 1-D array of frame indices in \[0, 40\)"):
+        lift_sequence(model, keypoints, frames=np.array([100, -5]))
+    with pytest.raises(ValueError, match=r"missing: expected shape \(40, 17\) \(frames, joints\), got \(17, 40\)"):
+        lift_sequence(model, keypoints, missing=np.zeros((17, 40), dtype=bool))
+    selected = lift_sequence(model, keypoints, frames=np.array([0, 39]))
+    np.testing.assert_allclose(selected, lift_sequence(model, keypoints)[[0, 39]], atol=1e-6)
