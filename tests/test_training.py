@@ -169,6 +169,29 @@ def test_detector_noise_tube_drops_hide_joints_in_every_frame():
     assert same_valid.all() and 0.005 < jitter.std() < 0.015
 
 
+def test_the_run_tds_follows_the_corpora_and_is_recorded_in_the_config():
+    import argparse
+
+    from mpm_hf.training.arguments import add_data_arguments, add_model_arguments, build_model, resolve_downsample
+    from mpm_hf.training.datasets import build_windows
+
+    parser = argparse.ArgumentParser()
+    add_model_arguments(parser)
+    add_data_arguments(parser)
+    assert resolve_downsample(parser.parse_args([])) == 2  # Human3.6M: the paper's tds 2
+    assert resolve_downsample(parser.parse_args(["--dataset", "3dhp"])) == 1  # MPI-INF-3DHP: tds 1
+    assert resolve_downsample(parser.parse_args(["--dataset", "h36m,amass"])) == 2
+    assert resolve_downsample(parser.parse_args(["--dataset", "3dhp", "--downsample", "3"])) == 3
+    with pytest.raises(ValueError, match="--downsample: the corpora of --dataset have different default tds"):
+        resolve_downsample(parser.parse_args(["--dataset", "h36m,3dhp"]))
+    with pytest.raises(ValueError, match="--downsample: expected a positive integer, got 0"):
+        resolve_downsample(parser.parse_args(["--downsample", "0"]))
+    args = parser.parse_args(TINY_FLAGS[:8] + ["--dataset", "synthetic", "--downsample", "3"])
+    windows = build_windows(args, num_frames=9)
+    model = build_model(MPMForPoseLifting, args)
+    assert windows.downsample == model.config.downsample == 3  # the windows trained on = what inference uses
+
+
 def test_init_from_keeps_the_checkpoint_and_an_explicit_dropout_overrides_it(tmp_path):
     import argparse
 

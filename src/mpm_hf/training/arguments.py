@@ -45,7 +45,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, default_subjects: str = 
     group.add_argument("--data-dir", default="../shared/data/h36m", help="folder of the corpus files")
     group.add_argument("--subjects", type=_csv, default=_csv(default_subjects), help="Human3.6M subjects")
     group.add_argument("--keypoints", default="gt", help="2D source: gt, sh_pt_mpii, cpn_ft_h36m_dbb or a file")
-    group.add_argument("--downsample", type=int, default=2, help="tds: frame step inside a window (paper: 2)")
+    group.add_argument("--downsample", type=int, default=None,
+                       help="tds: frame step inside a window (default: the paper's for the corpora: 2 for Human3.6M, "
+                            "AMASS and synthetic, 1 for MPI-INF-3DHP)")
     group.add_argument("--window-stride", type=int, default=1, help="step between training window centres")
     group.add_argument("--no-flip-augment", dest="flip_augment", action="store_false",
                        help="disable horizontal-flip augmentation")
@@ -141,16 +143,38 @@ def _dropout_rates(rate: float) -> dict:
     return {"hidden_dropout": rate, "attention_dropout": rate, "spatial_dropout": rate}
 
 
+# The paper's temporal downsampling (tds) per corpus: Human3.6M at 50 fps takes every 2nd frame, MPI-INF-3DHP
+# every frame; AMASS is resampled to 50 fps by its loader and the synthetic corpus imitates Human3.6M.
+CORPUS_DOWNSAMPLE = {"h36m": 2, "3dhp": 1, "amass": 2, "synthetic": 2}
+
+
+def resolve_downsample(args: argparse.Namespace) -> int:
+    """The run's tds: ``--downsample``, or the paper's for the corpora in ``--dataset``. One value per run, since the
+    model's config records the tds it was trained with and inference uses it."""
+    if args.downsample is not None:
+        if args.downsample < 1:
+            raise ValueError(f"--downsample: expected a positive integer, got {args.downsample}")
+        return args.downsample
+    defaults = {name: CORPUS_DOWNSAMPLE.get(name, 1) for name in args.dataset}
+    if len(set(defaults.values())) > 1:
+        raise ValueError(
+            f"--downsample: the corpora of --dataset have different default tds ({defaults}); a model records one, "
+            "so pass --downsample explicitly"
+        )
+    return next(iter(defaults.values()))
+
+
 def build_model(model_class: type, args: argparse.Namespace):
     """The model a script trains: `--init-from` loaded into `model_class` (a stage-I or stage-II folder or Hub repo)
     or a fresh one built from the model flags. An explicit `--dropout` overrides the loaded checkpoint's rates (e.g.
-    0 to keep fine-tuning a small model that underfits); `--downsample` is recorded in the config either way."""
+    0 to keep fine-tuning a small model that underfits); the run's tds (`resolve_downsample`) is recorded in the
+    config either way."""
     if getattr(args, "init_from", None):
         overrides = {} if args.dropout is None else _dropout_rates(args.dropout)
         model = model_class.from_pretrained(args.init_from, **overrides)
     else:
         model = model_class(model_config_from_args(args))
-    model.config.downsample = args.downsample
+    model.config.downsample = resolve_downsample(args)
     return model
 
 

@@ -6,6 +6,7 @@ import argparse
 
 from ..data.synthetic import synthetic_sequences
 from ..data.windows import MixedPoseWindows, PoseWindows
+from .arguments import resolve_downsample
 
 CORPORA = ("h36m", "3dhp", "amass", "synthetic")
 
@@ -47,7 +48,7 @@ def build_windows(args: argparse.Namespace, num_frames: int, split: str = "train
                 valid=[s["valid"] for s in sequences],
                 num_frames=num_frames,
                 stride=args.window_stride,
-                downsample=1 if name == "3dhp" else args.downsample,
+                downsample=resolve_downsample(args),
                 flip_augment=args.flip_augment,
             )
         )
