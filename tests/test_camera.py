@@ -130,8 +130,8 @@ def test_world_camera_round_trip_numpy_and_torch():
 def _camera_entry(R: np.ndarray, T_mm: list[float], cid: str) -> dict:
     return {
         "id": cid, "R": R.tolist(), "T": T_mm, "f": INTRINSICS[:2].tolist(), "c": INTRINSICS[2:4].tolist(),
-        "k": INTRINSICS[4:7].tolist(), "p": INTRINSICS[7:].tolist(), "res_w": 1000, "res_h": 1002,
-    }  # fmt: skip
+        "k": INTRINSICS[4:7].tolist(), "p": INTRINSICS[7:][::-1].tolist(), "res_w": 1000, "res_h": 1002,
+    }  # fmt: skip  (h36m_cameras.json's "p" is in Human3.6M order: VideoPose3D's pair reversed)
 
 
 def test_load_cameras_matrix_layout(tmp_path):
@@ -149,6 +149,28 @@ def test_load_cameras_matrix_layout(tmp_path):
     np.testing.assert_allclose(
         cam.project(cam.world_to_camera(X)), project_to_2d(R @ (X[0] - cam.T), INTRINSICS)[None]
     )
+
+
+def test_h36m_order_p_is_reversed_and_projects_like_the_human36m_code(tmp_path):
+    # S1 camera 54138969: "p" as in the Human3.6M metadata / h36m_cameras.json, and VideoPose3D's
+    # tangential_distortion of the same camera (common/h36m_dataset.py)
+    p_h36m = [-0.00142447157470321, -0.000975698859470499]
+    entry = _camera_entry(_rotation(1), [1841.1, 4955.3, 1563.4], "54138969")
+    entry["p"] = p_h36m
+    path = tmp_path / "cams.json"
+    path.write_text(json.dumps({"S1": [entry]}))
+    cam = load_h36m_cameras(path)["S1"][0]
+    np.testing.assert_allclose(cam.p, [-0.0009756988729350269, -0.00142447161488235], rtol=1e-7)
+    # The Human3.6M projection (ProjectPointRadial): tan = p1 y + p2 x, then + [p2, p1] r^2, with the file's p.
+    points = np.random.default_rng(0).normal(size=(50, 3)) * [0.3, 0.3, 0.5] + [0.0, 0.0, 4.0]
+    xy = points[:, :2] / points[:, 2:]
+    r2 = (xy**2).sum(axis=1, keepdims=True)
+    k = np.asarray(entry["k"])
+    radial = 1 + k[0] * r2 + k[1] * r2**2 + k[2] * r2**3
+    tan = p_h36m[0] * xy[:, 1:] + p_h36m[1] * xy[:, :1]
+    distorted = xy * (radial + tan) + np.array([p_h36m[1], p_h36m[0]]) * r2
+    expected = np.asarray(entry["f"]) * distorted + np.asarray(entry["c"])
+    np.testing.assert_allclose(project_to_2d(points, cam.intrinsics), expected, rtol=0, atol=1e-9)
 
 
 def test_load_cameras_quaternion_layouts_agree_with_matrix_layout(tmp_path):

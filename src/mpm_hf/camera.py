@@ -50,7 +50,7 @@ class Camera:
         f: ``(2,)`` focal lengths, pixels.
         c: ``(2,)`` principal point, pixels.
         k: ``(3,)`` radial distortion.
-        p: ``(2,)`` tangential distortion.
+        p: ``(2,)`` tangential distortion in VideoPose3D's order (as `project_to_2d` uses it).
         res_w: Image width, pixels.
         res_h: Image height, pixels.
     """
@@ -220,7 +220,6 @@ _FIELD_ALIASES = {
     "f": ("f", "focal_length"),
     "c": ("c", "center"),
     "k": ("k", "radial_distortion"),
-    "p": ("p", "tangential_distortion"),
     "res_w": ("res_w",),
     "res_h": ("res_h",),
 }
@@ -238,6 +237,19 @@ def _vector(entry: dict, name: str, size: int, where: str) -> np.ndarray:
     if value.size != size or not np.isfinite(value).all():
         raise ValueError(f"{where}: field {name!r} must hold {size} finite numbers, got {value.tolist()}")
     return value
+
+
+def _tangential_distortion(entry: dict, where: str) -> np.ndarray:
+    """``p`` in VideoPose3D's order (the one `project_to_2d` uses).
+
+    ``tangential_distortion`` (VideoPose3D's dictionaries) is taken as it is. ``p`` (``h36m_cameras.json``, the
+    Human3.6M metadata) is ``[p1, p2]`` of the Human3.6M projection code, which computes ``p1 * y + p2 * x`` and
+    adds ``[p2, p1] * r^2``; VideoPose3D stores the same camera's pair reversed (S1 camera 54138969: ``p`` =
+    [-0.001424, -0.000976], ``tangential_distortion`` = [-0.000976, -0.001424]), so ``p`` is reversed here.
+    """
+    if "tangential_distortion" in entry:
+        return _vector(entry, "tangential_distortion", 2, where)
+    return _vector(entry, "p", 2, where)[::-1].copy()
 
 
 def _parse_camera(entry: dict, where: str) -> Camera:
@@ -262,7 +274,7 @@ def _parse_camera(entry: dict, where: str) -> Camera:
         f=f,
         c=_vector(entry, "c", 2, where),
         k=_vector(entry, "k", 3, where),
-        p=_vector(entry, "p", 2, where),
+        p=_tangential_distortion(entry, where),
         res_w=int(_field(entry, "res_w", where)),
         res_h=int(_field(entry, "res_h", where)),
     )
@@ -277,7 +289,8 @@ def load_h36m_cameras(path: str | Path) -> dict[str, list[Camera]]:
        ``T`` (camera centre, mm) — the layout of ``h36m_cameras.json`` — or VideoPose3D-style
        ``orientation`` (quaternion w, x, y, z, rotating camera -> world) and ``translation``
        (camera centre, mm), plus the intrinsics ``f``/``focal_length``, ``c``/``center``,
-       ``k``/``radial_distortion``, ``p``/``tangential_distortion``, ``res_w``, ``res_h`` (pixels).
+       ``k``/``radial_distortion``, ``p`` (Human3.6M order, reversed on reading) or
+       ``tangential_distortion`` (VideoPose3D order), ``res_w``, ``res_h`` (pixels).
     2. ``{"intrinsic": [camera, ...], "extrinsic": {subject: [camera, ...]}}`` (VideoPose3D's
        ``h36m_cameras_intrinsic_params`` and ``h36m_cameras_extrinsic_params``): intrinsic entry i
        completes every subject's extrinsic entry i.

@@ -128,9 +128,15 @@ def _default_cache_dir() -> Path:
     return Path(os.environ.get("MPM_HF_CACHE", Path.home() / ".cache" / "mpm_hf"))
 
 
+# Version of the GT 2D this package computes, recorded in the files it writes and part of the cache key; bump it
+# when the projection changes so that files written by an older version are computed again.
+# 2: the Human3.6M-order "p" of h36m_cameras.json is reversed into VideoPose3D's order (1 used it as is).
+GT_2D_VERSION = 2
+
+
 def _gt_cache_path(file_3d: Path, cameras_file: Path, cache_dir: Path) -> Path:
-    """Where GT 2D of a read-only data folder is cached: keyed by the 3D and camera files."""
-    key = hashlib.sha256()
+    """Where GT 2D of a read-only data folder is cached: keyed by the 3D and camera files and `GT_2D_VERSION`."""
+    key = hashlib.sha256(f"gt-2d-v{GT_2D_VERSION}|".encode())
     for path in (file_3d, cameras_file):
         stat = path.stat()
         key.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
@@ -167,7 +173,9 @@ def _gt_positions_2d(
     cache_dir: Path | None,
 ) -> tuple[dict, dict]:
     local = data_dir / _file_2d_name("gt")
-    if local.is_file():
+    # A GT file in the data folder is used as it is (e.g. VideoPose3D's), unless this package wrote it with an
+    # older projection.
+    if local.is_file() and _read_metadata(local).get("mpm_hf_gt_2d_version", GT_2D_VERSION) == GT_2D_VERSION:
         return _load_pickled_npz(local, "positions_2d", "2D keypoints"), _read_metadata(local)
     cached = _gt_cache_path(data_dir / _FILE_3D, cameras_file, cache_dir or _default_cache_dir())
     if cached.is_file():
@@ -180,6 +188,7 @@ def _gt_positions_2d(
         "layout_name": "h36m",
         "num_joints": H36M_17.num_joints,
         "keypoints_symmetry": [list(H36M_17.left_joints), list(H36M_17.right_joints)],
+        "mpm_hf_gt_2d_version": GT_2D_VERSION,
     }
     if cache_gt:
         target = local if _is_writable(data_dir) else cached
