@@ -67,7 +67,7 @@ def synthetic_motion(num_frames: int, rng: np.random.Generator) -> np.ndarray:
         [c, np.zeros_like(c), s, np.zeros_like(c), np.ones_like(c), np.zeros_like(c), -s, np.zeros_like(c), c], -1
     ).reshape(-1, 3, 3)
     poses = np.einsum("tij,tkj->tki", rotation_y, poses)
-    poses[..., 1] *= -1  # y up -> camera y down
+    poses[..., 1:] *= -1  # y up -> camera y down: a half turn about x (negating y alone would mirror the body)
     root = np.array([rng.uniform(-0.5, 0.5), rng.uniform(-0.2, 0.2), rng.uniform(4.0, 6.0)])
     return poses + root
 
