@@ -16,18 +16,25 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
-# Human3.6M-17 joint indices of the body parts the paper occludes in its completion tables.
-BODY_PARTS: dict[str, tuple[int, ...]] = {
-    "right_leg": (1, 2, 3),
-    "left_leg": (4, 5, 6),
-    "left_arm": (11, 12, 13),
-    "right_arm": (14, 15, 16),
-    "legs": (1, 2, 3, 4, 5, 6),
-    "arms": (11, 12, 13, 14, 15, 16),
-    "left_arm_left_leg": (4, 5, 6, 11, 12, 13),
-    "right_arm_right_leg": (1, 2, 3, 14, 15, 16),
-    "torso": (7, 8),
-    "head": (9, 10),
+from .keypoints import model_skeleton
+
+# The body parts the paper occludes in its completion tables, by joint name (Human3.6M-17 names); each model's
+# joint order (``keypoints.model_skeleton``) turns them into indices.
+_LEFT_ARM = ("left_shoulder", "left_elbow", "left_wrist")
+_RIGHT_ARM = ("right_shoulder", "right_elbow", "right_wrist")
+_LEFT_LEG = ("left_hip", "left_knee", "left_ankle")
+_RIGHT_LEG = ("right_hip", "right_knee", "right_ankle")
+BODY_PARTS: dict[str, tuple[str, ...]] = {
+    "right_leg": _RIGHT_LEG,
+    "left_leg": _LEFT_LEG,
+    "left_arm": _LEFT_ARM,
+    "right_arm": _RIGHT_ARM,
+    "legs": _RIGHT_LEG + _LEFT_LEG,
+    "arms": _LEFT_ARM + _RIGHT_ARM,
+    "left_arm_left_leg": _LEFT_LEG + _LEFT_ARM,
+    "right_arm_right_leg": _RIGHT_LEG + _RIGHT_ARM,
+    "torso": ("spine", "thorax"),
+    "head": ("neck_nose", "head"),
 }
 
 
@@ -112,7 +119,11 @@ def sample_masks(
 
 
 def resolve_joints(parts: str | int | Iterable[str | int], num_joints: int = 17) -> list[int]:
-    """Joint indices from body-part names (see ``BODY_PARTS``) and/or joint indices, sorted and unique."""
+    """Joint indices, sorted and unique, from body-part names (see ``BODY_PARTS``) and/or joint indices.
+
+    Names resolve through the joint order of a ``num_joints``-joint model (``keypoints.model_skeleton``: 17 ->
+    Human3.6M, 16 -> Human3.6M without neck_nose, where ``"head"`` is the head joint alone).
+    """
     if isinstance(parts, (str, int)):
         parts = [parts]
     joints: set[int] = set()
@@ -120,7 +131,8 @@ def resolve_joints(parts: str | int | Iterable[str | int], num_joints: int = 17)
         if isinstance(part, str):
             if part not in BODY_PARTS:
                 raise ValueError(f"occluded body part: expected one of {sorted(BODY_PARTS)}, got {part!r}")
-            joints.update(BODY_PARTS[part])
+            names = model_skeleton(num_joints).joint_names
+            joints.update(names.index(name) for name in BODY_PARTS[part] if name in names)
         else:
             index = int(part)
             if not 0 <= index < num_joints:

@@ -203,15 +203,16 @@ class _MaskedScale(torch.autograd.Function):
     def forward(ctx, inputs: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
         ctx.save_for_backward(keep)
         ctx.scale = scale
-        return inputs.mul(keep).mul_(scale)
+        # A bool operand makes the CPU multiply convert element by element; viewed as uint8 it is ~2x faster.
+        return inputs.mul(keep.view(torch.uint8)).mul_(scale)
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         (keep,) = ctx.saved_tensors
-        return grad_output.mul(keep).mul_(ctx.scale), None, None
+        return grad_output.mul(keep.view(torch.uint8)).mul_(ctx.scale), None, None
 
 
-def bernoulli_keep_mask(shape: torch.Size, p: float, device: torch.device) -> tuple[torch.Tensor, float]:
+def bernoulli_keep_mask(shape: tuple[int, ...], p: float, device: torch.device) -> tuple[torch.Tensor, float]:
     """A Bernoulli(1 - p) keep mask from 15 random bits per element, and the matching ``1 / (1 - p)`` scale.
 
     ``torch.nn.functional.dropout`` on CPU spends ~8 ns per element drawing a double; this draws 64-bit words
