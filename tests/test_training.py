@@ -17,7 +17,7 @@ from mpm_hf import MPMConfig, MPMForPoseLifting
 from mpm_hf.data.synthetic import synthetic_sequences
 from mpm_hf.data.windows import PoseWindows, collate_windows
 from mpm_hf.training.loop import TrainingConfig, latest_checkpoint, train
-from mpm_hf.training.tasks import LiftingStep
+from mpm_hf.training.tasks import DetectorNoise, LiftingStep
 
 from .conftest import REPO_ROOT
 
@@ -85,6 +85,33 @@ def test_a_batch_smaller_than_the_dataset_is_required(tmp_path):
         run(tmp_path, "small", batch_size=100_000)
     with pytest.raises(ValueError, match="optimizer"):
         TrainingConfig(optimizer="sgd")
+    with pytest.raises(ValueError, match="log_every: expected >= 1, got 0"):
+        TrainingConfig(log_every=0)
+    with pytest.raises(ValueError, match="save_every: expected >= 0"):
+        TrainingConfig(save_every=-1)
+
+
+def test_gradient_accumulation_counts_the_partial_window_and_resumes_exactly(tmp_path):
+    # 4 sequences x 120 frames, stride 2, flipped: 480 windows = 15 batches of 32; with 4 micro-batches per step
+    # accelerate steps 4 times per epoch (the last step after 3 batches)
+    summary = run(tmp_path, "ga", max_steps=None, epochs=2, gradient_accumulation_steps=4, log_every=1)
+    assert summary["steps_per_epoch"] == 4 and summary["global_step"] == 8 and summary["epochs"] == 2.0
+    # resumed mid-epoch with noise and masks drawn per step: the same weights as without the interruption
+    noise = DetectorNoise(std=0.01, drop_prob=0.2)
+
+    def lifting(name: str, **overrides) -> None:
+        values = dict(output_dir=str(tmp_path / name), batch_size=32, learning_rate=3e-3, max_steps=6, seed=0,
+                      trackers=("jsonl",), progress=False, save_every=2, gradient_accumulation_steps=2)
+        train(tiny_model(), tiny_windows(), LiftingStep(noise), TrainingConfig(**{**values, **overrides}),
+              collate_fn=collate_windows)
+
+    lifting("whole")
+    lifting("first", max_steps=3)  # stops after step 3: checkpoints 2 and 3 (the final one)
+    shutil.rmtree(tmp_path / "first" / "checkpoints" / "checkpoint-3")
+    lifting("first", resume=True)  # from step 2, in the middle of the first epoch (8 steps per epoch)
+    whole, resumed = load_file(tmp_path / "whole/model.safetensors"), load_file(tmp_path / "first/model.safetensors")
+    for key, tensor in whole.items():
+        assert torch.equal(tensor, resumed[key]), key
 
 
 # Parameters whose gradient is analytically zero (a bias feeding a BatchNorm, which removes any constant shift;
@@ -113,8 +140,11 @@ def test_two_processes_keep_identical_replicas_and_match_one_process(tmp_path):
     common = [*TINY_FLAGS, "--spatial-mask-joints", "0", "--temporal-mask-ratio", "0", "--paired", "--dropout", "0",
               "--downsample", "1", "--max-grad-norm", "0", "--lr", "1e-2", "--seed", "3", "--log-every", "1"]
     two = _launch([*common, "--batch-size", "16", "--max-steps", "3", "--sync-bn", "--check-replicas",
-                   "--output-dir", str(tmp_path / "two")], 2, tmp_path)
+                   "--lr-decay", "0.5", "--lr-decay-steps", "1", "--output-dir", str(tmp_path / "two")], 2, tmp_path)
     assert two.returncode == 0, two.stderr[-3000:]
+    # the lr decays once per optimizer step, not once per process (accelerate steps a prepared scheduler per process)
+    logged = [json.loads(line) for line in (tmp_path / "two/logs/metrics.jsonl").read_text().splitlines()]
+    assert [round(record["lr"], 8) for record in logged] == [5e-3, 2.5e-3, 1.25e-3]
     checks = [json.loads(line) for line in (tmp_path / "two/replica_check.jsonl").read_text().splitlines()]
     assert [c["step"] for c in checks] == [1, 2, 3] and all(c["processes"] == 2 for c in checks)
     assert all(c["max_abs_diff"] == 0.0 for c in checks)

@@ -103,11 +103,14 @@ class TrainingConfig:
             raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision: expected 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
-        for name in ("batch_size", "gradient_accumulation_steps", "epochs"):
+        for name in ("batch_size", "gradient_accumulation_steps", "epochs", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps: expected >= 1, got {self.max_steps}")
+        for name in ("max_steps", "lr_decay_steps"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
+        if self.save_every < 0:
+            raise ValueError(f"save_every: expected >= 0 (0: only at the end), got {self.save_every}")
 
 
 class JSONLinesTracker(GeneralTracker):
@@ -256,9 +259,12 @@ def train(
             f"dataset: expected at least batch_size x processes = {config.batch_size * accelerator.num_processes} "
             f"windows, got {len(dataset)}"
         )
-    steps_per_epoch = max(batches_per_epoch // config.gradient_accumulation_steps, 1)
+    # accelerate also steps the optimizer at the end of the data when the last accumulation window is partial
+    steps_per_epoch = math.ceil(batches_per_epoch / config.gradient_accumulation_steps)
     max_steps = config.max_steps or config.epochs * steps_per_epoch
-    decay_steps = config.lr_decay_steps or steps_per_epoch
+    # A prepared scheduler is stepped once per process at every optimizer step (accelerate's AcceleratedScheduler,
+    # batches not split): count the decay period in those calls.
+    decay_steps = (config.lr_decay_steps or steps_per_epoch) * accelerator.num_processes
 
     optimizer = build_optimizer(model, config, accelerator.device.type)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: config.lr_decay ** (step // decay_steps))
@@ -291,7 +297,7 @@ def train(
         loader.set_epoch(epoch)
         skip = (global_step - epoch * steps_per_epoch) * config.gradient_accumulation_steps
         epoch_loader = accelerator.skip_first_batches(loader, skip) if skip > 0 else loader
-        micro_step = 0
+        micro_step = skip  # the batch's index in the epoch: a resumed run draws the same masks and noise
         for batch in epoch_loader:
             with accelerator.accumulate(model):
                 generator = _step_generator(config.seed, global_step, micro_step, accelerator, batch)

@@ -92,7 +92,8 @@ class PretrainStep:
         keypoints, valid = self.noise(keypoints, ~missing, generator)
         targets_3d = poses_3d
         if self.unpaired:
-            shift = int(torch.randint(1, max(poses_3d.shape[0], 2), (1,), generator=generator, device="cpu"))
+            high = max(poses_3d.shape[0], 2)
+            shift = int(torch.randint(1, high, (1,), generator=generator, device=generator.device))
             poses_3d = torch.roll(poses_3d, shifts=shift, dims=0)
         spatial_2d, temporal_2d = _sample_stage_one_masks(model, keypoints, generator)
         output = model(
