@@ -244,3 +244,49 @@ def test_init_from_keeps_the_checkpoint_and_an_explicit_dropout_overrides_it(tmp
     no_dropout.train()
     x = torch.randn(2, 9, 17, 2)
     assert torch.equal(no_dropout(poses=x).poses_3d, no_dropout(poses=x).poses_3d)  # no dropout module is active
+
+
+def test_stage_one_reconstructs_the_clean_2d_and_skips_missing_detections():
+    from mpm_hf import MPMForMaskedPoseModeling
+    from mpm_hf.modeling_mpm import mpjpe_loss
+    from mpm_hf.training.tasks import PretrainStep
+
+    torch.manual_seed(0)
+    model = MPMForMaskedPoseModeling(MPMConfig(num_frames=9, hidden_size=16, intermediate_size=32,
+                                               num_attention_heads=2, num_hidden_layers=1))
+    clean = torch.randn(4, 9, 17, 2) * 0.3
+    clean[:, :, 9] = float("nan")  # a detector without the neck/nose joint
+    batch = {"keypoints_2d": clean, "poses_3d": torch.randn(4, 9, 17, 3) * 0.2,
+             "valid": torch.isfinite(clean).all(-1)}
+    seen = {}
+
+    class Recorder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def _sample_masks(self, poses, generator):
+            return model._sample_masks(poses, generator)
+
+        def forward(self, **kwargs):
+            seen.update(kwargs)
+            output = model(**kwargs)
+            seen["reconstructed_2d"] = output.reconstructed_2d
+            return output
+
+    step = PretrainStep(noise=DetectorNoise(std=0.05, drop_prob=0.3))
+    loss, logs = step(Recorder(), batch, torch.Generator().manual_seed(0))
+    assert torch.isfinite(loss) and torch.isfinite(logs["loss_2d"])
+    fed = seen["keypoints_2d"]
+    assert (fed[:, :, 9] == 0).all() and not torch.allclose(fed[:, :, :9], clean[:, :, :9])  # corrupted input
+    # the loss scores the reconstruction against the clean 2D of the joints the detector has
+    expected = torch.linalg.vector_norm(seen["reconstructed_2d"] - clean, dim=-1)[:, :, torch.arange(17) != 9].mean()
+    torch.testing.assert_close(logs["loss_2d"], expected)
+    # mpjpe_loss with a validity mask: NaN targets of invalid joints do not reach the loss or its gradient
+    prediction = torch.zeros(2, 3, 2, requires_grad=True)
+    target = torch.tensor([[[3.0, 4.0], [float("nan"), 0.0], [0.0, 0.0]]] * 2)
+    valid = torch.tensor([[True, False, True]] * 2)
+    value = mpjpe_loss(prediction, target, valid)
+    value.backward()
+    assert value.item() == pytest.approx(2.5) and torch.isfinite(prediction.grad).all()
+    assert (prediction.grad[:, 1] == 0).all()

@@ -87,9 +87,9 @@ class PretrainStep:
         self.unpaired = unpaired
 
     def __call__(self, model, batch, generator):
-        keypoints, poses_3d = batch["keypoints_2d"], batch["poses_3d"]
+        clean, poses_3d = batch["keypoints_2d"], batch["poses_3d"]
         missing = _missing(batch, "keypoints_2d")
-        keypoints, valid = self.noise(keypoints, ~missing, generator)
+        keypoints, valid = self.noise(clean, ~missing, generator)
         targets_3d = poses_3d
         if self.unpaired:
             high = max(poses_3d.shape[0], 2)
@@ -100,6 +100,9 @@ class PretrainStep:
             keypoints_2d=torch.where(valid[..., None], keypoints, torch.zeros_like(keypoints)),
             poses_3d=poses_3d,
             lift_labels=targets_3d if self.masked_lift else None,
+            # the clean 2D is the target: dropped joints are reconstructed, missing detections are not scored
+            labels_2d=torch.where(missing[..., None], torch.zeros_like(clean), clean),
+            valid_2d=~missing,
             spatial_mask_2d=spatial_2d | ~valid,
             temporal_mask_2d=temporal_2d,
             generator=generator,
