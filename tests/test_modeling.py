@@ -63,11 +63,24 @@ def test_stride_schedule_is_derived(frames, strides):
     ("field", "value"),
     [("num_joints", 15), ("num_frames", 28), ("strides", [3, 3]), ("mask_strategy", "random"),
      ("spatial_mask_num_joints", 17), ("temporal_mask_ratio", 1.0), ("hidden_size", 30),
-     ("loss_weight_3d", -1.0), ("downsample", 0)],
+     ("loss_weight_3d", -1.0), ("downsample", 0), ("batch_norm_momentum", -3.0), ("leaky_relu_slope", "x")],
 )
 def test_invalid_config_names_the_field(field, value):
     with pytest.raises(ValueError, match=f"MPMConfig.{field}"):
         tiny_config(**{field: value})
+
+
+def test_overrides_after_construction_are_checked_too(tmp_path):
+    MPMForPoseLifting(tiny_config()).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="MPMConfig.temporal_mask_ratio"):
+        MPMConfig.from_pretrained(tmp_path, temporal_mask_ratio=1.5)  # set by transformers after __init__
+    with pytest.raises(ValueError, match="MPMConfig.strides: expected a schedule that reduces num_frames=81"):
+        MPMForPoseLifting.from_pretrained(tmp_path, num_frames=81)
+    config = tiny_config()
+    config.num_frames = 81  # an edited config: the heads would output the wrong number of frames
+    with pytest.raises(ValueError, match="MPMConfig.strides"):
+        MPMForPoseLifting(config)
+    assert MPMForPoseLifting.from_pretrained(tmp_path, hidden_dropout=0.0).config.hidden_dropout == 0.0
 
 
 # ---------------------------------------------------------------------------------------------- masking

@@ -591,6 +591,11 @@ class MPMPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["MPMTransformerLayer", "MPMStridedLayer"]
     _supports_sdpa = True
 
+    def __init__(self, config: MPMConfig, *inputs, **kwargs):
+        # ``from_pretrained(..., num_frames=81)`` and attribute edits change a config after its own checks ran
+        config.validate_mpm()
+        super().__init__(config, *inputs, **kwargs)
+
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
