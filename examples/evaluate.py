@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from mpm_hf import MPMForPoseCompletion, MPMForPoseLifting
+from mpm_hf import MPMConfig, MPMForPoseCompletion, MPMForPoseLifting
 from mpm_hf.evaluation import evaluate_completion, evaluate_lifting, parse_occlusion_settings
 from mpm_hf.metrics import format_markdown_table
 from mpm_hf.runtime import keep_freed_memory
@@ -55,26 +55,26 @@ def main(argv: list[str] | None = None) -> dict:
     if args.max_sequences:
         sequences = sequences[: args.max_sequences]
     if args.completion:
-        model_class = MPMForPoseCompletion if args.completion == "3d" else _completion_or_lifting(args.model)
+        model_class = _model_class(args.model, args.completion)
         model = model_class.from_pretrained(args.model).to(args.device).eval()
         settings = parse_occlusion_settings(args.occlusions) if args.occlusions else None
         table = evaluate_completion(model, sequences, modality=args.completion, settings=settings,
                                     frame_step=max(args.frame_step, 1),
                                     downsample=_downsample(args, model), progress=args.progress)
         report = {"task": f"completion_{args.completion}", "model": args.model, "dataset": args.dataset,
-                  "subjects": args.subjects, "keypoints": args.keypoints, "frame_step": max(args.frame_step, 1),
+                  "subjects": _subjects(args), "keypoints": args.keypoints, "frame_step": max(args.frame_step, 1),
                   "mpjpe_by_occlusion": table}
         print(format_markdown_table({"MPJPE (mm)": table}))
     else:
-        model = MPMForPoseLifting.from_pretrained(args.model).to(args.device).eval()
+        model = _model_class(args.model, None).from_pretrained(args.model).to(args.device).eval()
         result = evaluate_lifting(model, sequences, mode="sequence" if args.fast else args.mode,
                                   flip_test=args.flip_test, batch_size=args.batch_size,
                                   downsample=_downsample(args, model), frame_step=args.frame_step,
                                   progress=args.progress, pck_auc=args.dataset == "3dhp")
         markdown = result.pop("markdown")
-        report = {"task": "lifting", "model": args.model, "dataset": args.dataset, "subjects": args.subjects,
+        report = {"task": "lifting", "model": args.model, "dataset": args.dataset, "subjects": _subjects(args),
                   "keypoints": args.keypoints, **result}
-        print(f"\n{args.dataset} {args.subjects} ({args.keypoints} 2D), mode={result['mode']}, "
+        print(f"\n{args.dataset} {_subjects(args) or 'test set'} ({args.keypoints} 2D), mode={result['mode']}, "
               f"flip_test={args.flip_test}, frames={result['num_frames']}, step={args.frame_step}\n")
         print(markdown)
         if "pck" in result:
@@ -90,19 +90,31 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
-def _completion_or_lifting(path: str):
-    """2D completion runs on a completion model when the checkpoint has a decoder, else on a lifting model."""
-    return MPMForPoseCompletion if _has_decoder(path) else MPMForPoseLifting
+# The heads each evaluation can run, by the class a checkpoint was saved from (config.architectures): a model loaded
+# into another head would run with randomly initialised layers.
+_LIFTING_HEADS = ("MPMForPoseLifting",)
+_COMPLETION_HEADS = ("MPMForPoseCompletion", "MPMForMaskedPoseModeling")  # a stage-I decoder completes 3D as well
 
 
-def _has_decoder(path: str) -> bool:
-    weights = Path(path) / "model.safetensors"
-    if not weights.is_file():
-        return False
-    from safetensors import safe_open
+def _model_class(path: str, completion: str | None) -> type:
+    """The class to load ``path`` into: lifting for ``completion=None``; a completion (or stage-I) checkpoint for
+    ``"3d"``; either for ``"2d"`` (a lifting model then gets the occluded joints as masked joints)."""
+    saved = (MPMConfig.from_pretrained(path).architectures or ["unknown"])[0]
+    if completion is None:
+        allowed = _LIFTING_HEADS
+    elif completion == "3d":
+        allowed = _COMPLETION_HEADS
+    else:
+        allowed = _LIFTING_HEADS + _COMPLETION_HEADS
+    if saved not in allowed:
+        task = "lifting" if completion is None else f"--completion {completion}"
+        raise ValueError(f"--model: {task} needs a checkpoint of {' or '.join(allowed)}, got {path} ({saved})")
+    return MPMForPoseLifting if saved in _LIFTING_HEADS else MPMForPoseCompletion
 
-    with safe_open(str(weights), "pt") as handle:
-        return any(key.startswith("decoder.") for key in handle.keys())
+
+def _subjects(args: argparse.Namespace) -> str | None:
+    """Human3.6M's test subjects; the other corpora have a fixed test split."""
+    return args.subjects if args.dataset == "h36m" else None
 
 
 def _downsample(args: argparse.Namespace, model) -> int:

@@ -119,3 +119,30 @@ def test_lift_sequence_rejects_bad_frames_and_masks():
         lift_sequence(model, keypoints, missing=np.zeros((17, 40), dtype=bool))
     selected = lift_sequence(model, keypoints, frames=np.array([0, 39]))
     np.testing.assert_allclose(selected, lift_sequence(model, keypoints)[[0, 39]], atol=1e-6)
+
+
+def test_evaluate_script_loads_each_checkpoint_into_its_own_head(tmp_path):
+    import importlib.util
+
+    from mpm_hf import MPMForMaskedPoseModeling
+
+    from .conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("evaluate_script", REPO_ROOT / "examples" / "evaluate.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    config = tiny_lifter().config
+    for model_class in (MPMForPoseLifting, MPMForPoseCompletion, MPMForMaskedPoseModeling):
+        model_class(config).save_pretrained(tmp_path / model_class.__name__)
+    lifting, completion, stage_one = (str(tmp_path / name) for name in
+                                      ("MPMForPoseLifting", "MPMForPoseCompletion", "MPMForMaskedPoseModeling"))
+    assert script._model_class(lifting, None) is MPMForPoseLifting
+    assert script._model_class(lifting, "2d") is MPMForPoseLifting
+    assert script._model_class(completion, "2d") is script._model_class(completion, "3d") is MPMForPoseCompletion
+    assert script._model_class(stage_one, "3d") is MPMForPoseCompletion
+    # lifting needs trained lifting heads: anything else would report random-initialised heads
+    for path, name in ((completion, "MPMForPoseCompletion"), (stage_one, "MPMForMaskedPoseModeling")):
+        with pytest.raises(ValueError, match=f"--model: lifting needs a checkpoint of MPMForPoseLifting.*{name}"):
+            script._model_class(path, None)
+    with pytest.raises(ValueError, match="--completion 3d needs a checkpoint of MPMForPoseCompletion"):
+        script._model_class(lifting, "3d")
