@@ -43,7 +43,15 @@ def test_lifting_conversion_reproduces_release_outputs():
     assert isinstance(model, MPMForPoseLifting)
     assert all(key.startswith(("mpm.encoder_3d.", "mpm.spatial_mask_token_")) for key in report.initialised)
     assert any("norm" in key for key in report.dropped)
+    # the release has no mask token: a missing joint is fed as (0, 0), identically in every conversion
+    assert (model.mpm.spatial_mask_token_2d == 0).all()
+    again, _ = convert_released_checkpoint(reference.state_dict(), "lifting", num_frames=27, num_layers=2)
     x = torch.randn(3, 27, 17, 2)
+    hidden = torch.zeros(3, 27, 17, dtype=torch.bool)
+    hidden[:, :, 5] = True
+    torch.testing.assert_close(model(x, spatial_mask=hidden).poses_3d, again(x, spatial_mask=hidden).poses_3d)
+    torch.testing.assert_close(model(x, spatial_mask=hidden).poses_3d,
+                               model(torch.where(hidden[..., None], 0.0, x)).poses_3d)
     centre, sequence = reference(x)
     output = model(x)
     # the release predicts the root too; ours puts the pelvis at the origin

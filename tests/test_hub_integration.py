@@ -245,6 +245,8 @@ def test_pushed_model_card_metadata_and_body(hub_env, tmp_path):
     (folder / "eval_results.json").write_text(json.dumps([REPORT, {**REPORT, "keypoints": "sh_pt_mpii",
                                                                    "mpjpe": 52.0, "p_mpjpe": 40.25}]))
     (folder / "README.md").write_text("stale hand-written card")
+    (folder / "checkpoints" / "checkpoint-5").mkdir(parents=True)  # a training run's accelerate states
+    (folder / "checkpoints" / "checkpoint-5" / "optimizer.bin").write_bytes(b"moments")
     repo_id = hub_env.unique_repo_id("card")
     commit = push_model_to_hub(folder, repo_id, private=True, training={"epochs": 3},
                                datasets=("h36m", "amass"))
@@ -252,7 +254,8 @@ def test_pushed_model_card_metadata_and_body(hub_env, tmp_path):
     api = HfApi()
     assert commit.oid == api.model_info(repo_id).sha and commit.commit_url == str(commit)
     assert not HfApi(token=False).repo_exists(repo_id)  # private
-    assert "eval_results.json" in api.list_repo_files(repo_id)
+    files = api.list_repo_files(repo_id)
+    assert "eval_results.json" in files and not any(name.startswith("checkpoints/") for name in files)
     card = ModelCard.load(repo_id)
     data = card.data
     assert data.library_name == "mpm-hf" and data.license == "other"

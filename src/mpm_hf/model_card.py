@@ -536,7 +536,8 @@ def push_model_to_hub(
 
 
 def _is_skipped(relative: Path) -> bool:
-    """README.md (replaced by the card), hidden files and Python caches are not uploaded."""
-    if relative.as_posix() in _SKIPPED_FILES:
+    """README.md (replaced by the card), hidden files, Python caches and a training run's ``checkpoints/``
+    (accelerate states with optimizer moments and RNG states) are not uploaded."""
+    if relative.as_posix() in _SKIPPED_FILES or relative.parts[0] == "checkpoints":
         return True
     return any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
