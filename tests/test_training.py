@@ -290,3 +290,22 @@ def test_stage_one_reconstructs_the_clean_2d_and_skips_missing_detections():
     value.backward()
     assert value.item() == pytest.approx(2.5) and torch.isfinite(prediction.grad).all()
     assert (prediction.grad[:, 1] == 0).all()
+
+
+def test_optimizers_decay_weights_as_the_paper_and_the_release():
+    from mpm_hf.training.loop import build_optimizer
+
+    model = tiny_model()
+    adamw = build_optimizer(model, TrainingConfig(optimizer="adamw"))
+    adam = build_optimizer(model, TrainingConfig(optimizer="adam_amsgrad"))
+    assert isinstance(adamw, torch.optim.AdamW) and [g["weight_decay"] for g in adamw.param_groups] == [0.01, 0.0]
+    # the release's Adam(amsgrad) has no weight decay (in Adam it would be an L2 term added to the gradient)
+    assert type(adam) is torch.optim.Adam and adam.defaults["amsgrad"]
+    assert [g["weight_decay"] for g in adam.param_groups] == [0.0, 0.0]
+    explicit = build_optimizer(model, TrainingConfig(optimizer="adam_amsgrad", weight_decay=1e-4))
+    assert [g["weight_decay"] for g in explicit.param_groups] == [1e-4, 0.0]
+    # biases, norms, embeddings and mask tokens are never decayed
+    no_decay = {id(p) for p in adamw.param_groups[1]["params"]}
+    names = [n for n, p in model.named_parameters() if id(p) in no_decay]
+    assert names and all(n.endswith("bias") or "norm" in n or "embedding" in n or "token" in n
+                         or model.get_parameter(n).ndim < 2 for n in names)

@@ -70,7 +70,8 @@ def add_training_arguments(
     group.add_argument("--max-steps", type=int, default=None, help="optimizer steps; overrides --epochs")
     group.add_argument("--batch-size", type=int, default=batch_size, help="per process")
     group.add_argument("--lr", type=float, default=learning_rate)
-    group.add_argument("--weight-decay", type=float, default=0.01)
+    group.add_argument("--weight-decay", type=float, default=None,
+                       help="default: 0.01 with adamw, 0 with adam_amsgrad (the release's Adam has none)")
     group.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="adamw (paper) / adam_amsgrad")
     group.add_argument("--lr-decay", type=float, default=0.97, help="multiplied into the lr every epoch")
     group.add_argument("--lr-decay-steps", type=int, default=None, help="decay period in steps (default: epoch)")

@@ -52,7 +52,8 @@ class TrainingConfig:
         max_steps: optimizer steps to run; overrides ``epochs``.
         batch_size: windows per process per forward pass (global batch = batch_size x processes x accumulation).
         learning_rate: 1e-4 for stage I, 1.6e-3 (paper) / 7e-4 (release README) for lifting.
-        weight_decay: AdamW weight decay.
+        weight_decay: decoupled weight decay of AdamW, or the L2 term of Adam (amsgrad); default (None) 0.01 for
+            AdamW and 0 for Adam, as in the paper and the release.
         optimizer: ``adamw`` (paper) or ``adam_amsgrad`` (release).
         lr_decay: multiplicative decay applied every ``lr_decay_steps`` optimizer steps (default: every epoch).
         max_grad_norm: gradient clipping norm; ``None`` disables clipping.
@@ -79,7 +80,7 @@ class TrainingConfig:
     max_steps: int | None = None
     batch_size: int = 1024
     learning_rate: float = 1e-4
-    weight_decay: float = 0.01
+    weight_decay: float | None = None
     optimizer: str = "adamw"
     lr_decay: float = 0.97
     lr_decay_steps: int | None = None
@@ -194,8 +195,11 @@ def build_optimizer(
         if not parameter.requires_grad:
             continue
         (no_decay if parameter.ndim < 2 or "embedding" in name or "token" in name else decay).append(parameter)
+    weight_decay = config.weight_decay
+    if weight_decay is None:
+        weight_decay = 0.01 if config.optimizer == "adamw" else 0.0
     groups = [
-        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
     fused = {"fused": True} if device_type in FUSED_OPTIMIZER_DEVICES else {}
