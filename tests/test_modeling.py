@@ -51,6 +51,7 @@ def test_default_config_is_the_released_243_frame_model():
     assert config.strides == [3, 3, 3, 3, 3] and config.num_hidden_layers == 4
     assert config.num_masked_frames == round(0.6 * 243)
     assert (config.loss_weight_2d, config.loss_weight_3d, config.loss_weight_lift) == (2.0, 3.0, 8.0)
+    assert (config.spatial_dropout, config.hidden_dropout, config.attention_dropout) == (0.2, 0.1, 0.1)
 
 
 @pytest.mark.parametrize(("frames", "strides"), [(27, [3, 3, 3]), (81, [3, 3, 3, 3]), (45, [3, 3, 5]), (7, [7])])

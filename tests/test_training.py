@@ -233,6 +233,10 @@ def test_init_from_keeps_the_checkpoint_and_an_explicit_dropout_overrides_it(tmp
     parser.add_argument("--init-from")
     fresh = build_model(MPMForPoseLifting, parser.parse_args(TINY_FLAGS[:8] + ["--downsample", "2"]))
     assert fresh.config.hidden_dropout == 0.1 and fresh.config.downsample == 2 and fresh.config.hidden_size == 16
+    assert fresh.config.spatial_dropout == 0.2  # the release's encoder / spatial MLP rate
+    spatial = build_model(MPMForPoseLifting, parser.parse_args(TINY_FLAGS[:8] + ["--dropout", "0.3",
+                                                                                  "--spatial-dropout", "0.05"]))
+    assert (spatial.config.hidden_dropout, spatial.config.spatial_dropout) == (0.3, 0.05)
     fresh.save_pretrained(tmp_path / "saved")
     kept = build_model(MPMForPoseLifting, parser.parse_args(["--init-from", str(tmp_path / "saved")]))
     assert kept.config.attention_dropout == 0.1 and kept.config.hidden_size == 16

@@ -56,7 +56,7 @@ class MPMConfig(PretrainedConfig):
         num_decoder_layers (`int`, defaults to 1): layers of each stage-I decoder (2D and 3D).
         strides (`list[int]`, *optional*): strided-transformer schedule of the lifting head; derived from
             ``num_frames`` when not given and validated so that the sequence reaches exactly one frame.
-        spatial_dropout (`float`, defaults to 0.1): dropout in the pose encoders and the spatial MLP.
+        spatial_dropout (`float`, defaults to 0.2): dropout in the pose encoders and the spatial MLP (the release's).
         hidden_dropout (`float`, defaults to 0.1): dropout on transformer residual branches and FFN.
         attention_dropout (`float`, defaults to 0.1): dropout on attention probabilities.
         leaky_relu_slope (`float`, defaults to 0.2).
@@ -95,7 +95,7 @@ class MPMConfig(PretrainedConfig):
         num_hidden_layers: int = 4,
         num_decoder_layers: int = 1,
         strides: Sequence[int] | None = None,
-        spatial_dropout: float = 0.1,
+        spatial_dropout: float = 0.2,
         hidden_dropout: float = 0.1,
         attention_dropout: float = 0.1,
         leaky_relu_slope: float = 0.2,

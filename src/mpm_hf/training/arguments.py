@@ -36,7 +36,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--loss-weight-centre", type=float, default=1.0, help="lambda_ft")
     group.add_argument("--loss-weight-sequence", type=float, default=1.0, help="lambda_ft-seq")
     group.add_argument("--dropout", type=float, default=None,
-                       help="every dropout rate (release: 0.1); with --init-from it overrides the checkpoint's rates")
+                       help="every dropout rate (default: the release's, 0.1 in the transformers and 0.2 in the pose "
+                            "encoders and spatial MLP); with --init-from it overrides the checkpoint's rates")
+    group.add_argument("--spatial-dropout", type=float, default=None,
+                       help="the pose encoders' and spatial MLP's rate alone (after --dropout; release: 0.2)")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, default_subjects: str = "S1,S5,S6,S7,S8") -> None:
@@ -136,12 +139,18 @@ def model_config_from_args(args: argparse.Namespace) -> MPMConfig:
         loss_weight_lift=args.loss_weight_lift,
         loss_weight_centre=args.loss_weight_centre,
         loss_weight_sequence=args.loss_weight_sequence,
-        **_dropout_rates(0.1 if args.dropout is None else args.dropout),
+        **_dropout_overrides(args),
     )
 
 
-def _dropout_rates(rate: float) -> dict:
-    return {"hidden_dropout": rate, "attention_dropout": rate, "spatial_dropout": rate}
+def _dropout_overrides(args: argparse.Namespace) -> dict:
+    """The config's dropout rates set by ``--dropout`` (all of them) and ``--spatial-dropout``; empty when neither."""
+    rates = {}
+    if args.dropout is not None:
+        rates = {"hidden_dropout": args.dropout, "attention_dropout": args.dropout, "spatial_dropout": args.dropout}
+    if getattr(args, "spatial_dropout", None) is not None:
+        rates["spatial_dropout"] = args.spatial_dropout
+    return rates
 
 
 # The paper's temporal downsampling (tds) per corpus: Human3.6M at 50 fps takes every 2nd frame, MPI-INF-3DHP
@@ -167,12 +176,12 @@ def resolve_downsample(args: argparse.Namespace) -> int:
 
 def build_model(model_class: type, args: argparse.Namespace):
     """The model a script trains: `--init-from` loaded into `model_class` (a stage-I or stage-II folder or Hub repo)
-    or a fresh one built from the model flags. An explicit `--dropout` overrides the loaded checkpoint's rates (e.g.
+    or a fresh one built from the model flags. An explicit `--dropout` / `--spatial-dropout` overrides the loaded
+    checkpoint's rates (e.g.
     0 to keep fine-tuning a small model that underfits); the run's tds (`resolve_downsample`) is recorded in the
     config either way."""
     if getattr(args, "init_from", None):
-        overrides = {} if args.dropout is None else _dropout_rates(args.dropout)
-        model = model_class.from_pretrained(args.init_from, **overrides)
+        model = model_class.from_pretrained(args.init_from, **_dropout_overrides(args))
     else:
         model = model_class(model_config_from_args(args))
     model.config.downsample = resolve_downsample(args)
