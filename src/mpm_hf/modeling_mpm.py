@@ -994,7 +994,8 @@ class MPMForPoseCompletion(MPMPreTrainedModel):
             spatial_mask (`torch.BoolTensor` of shape `(batch_size, num_frames, num_joints)`, *optional*):
                 any other hidden joints (e.g. NaN entries).
             labels (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 3)`, *optional*):
-                the complete 3D sequence (metres, root-relative).
+                the complete 3D sequence (metres, root-relative). The loss follows the paper: every frame for
+                partial 3D->3D, the centre frame for partial 2D->3D.
         """
         check_poses(poses, self.config, "poses", coords=(2, 3))
         batch_size, num_frames, num_joints, _ = poses.shape
@@ -1010,5 +1011,9 @@ class MPMForPoseCompletion(MPMPreTrainedModel):
         output = MPMPoseCompletionOutput(poses_3d=completed, spatial_mask=mask)
         if labels is not None:
             check_poses(labels, self.config, "labels", coords=(3,))
-            output.loss = mpjpe_loss(completed, labels)
+            if poses.shape[-1] == 2:
+                centre = self.config.num_frames // 2
+                output.loss = mpjpe_loss(completed[:, centre : centre + 1], labels[:, centre : centre + 1])
+            else:
+                output.loss = mpjpe_loss(completed, labels)
         return output if return_dict is not False else output.to_tuple()
