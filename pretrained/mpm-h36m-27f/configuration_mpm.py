@@ -56,7 +56,7 @@ class MPMConfig(PretrainedConfig):
         num_decoder_layers (`int`, defaults to 1): layers of each stage-I decoder (2D and 3D).
         strides (`list[int]`, *optional*): strided-transformer schedule of the lifting head; derived from
             ``num_frames`` when not given and validated so that the sequence reaches exactly one frame.
-        spatial_dropout (`float`, defaults to 0.1): dropout in the pose encoders and the spatial MLP.
+        spatial_dropout (`float`, defaults to 0.2): dropout in the pose encoders and the spatial MLP (the release's).
         hidden_dropout (`float`, defaults to 0.1): dropout on transformer residual branches and FFN.
         attention_dropout (`float`, defaults to 0.1): dropout on attention probabilities.
         leaky_relu_slope (`float`, defaults to 0.2).
@@ -95,7 +95,7 @@ class MPMConfig(PretrainedConfig):
         num_hidden_layers: int = 4,
         num_decoder_layers: int = 1,
         strides: Sequence[int] | None = None,
-        spatial_dropout: float = 0.1,
+        spatial_dropout: float = 0.2,
         hidden_dropout: float = 0.1,
         attention_dropout: float = 0.1,
         leaky_relu_slope: float = 0.2,
@@ -163,6 +163,14 @@ class MPMConfig(PretrainedConfig):
             )
         return config_dict, kwargs
 
+    @classmethod
+    def from_dict(cls, config_dict, **kwargs):
+        """As in ``PretrainedConfig``; the overrides it sets after ``__init__`` are checked too."""
+        loaded = super().from_dict(config_dict, **kwargs)
+        config = loaded[0] if isinstance(loaded, tuple) else loaded
+        config.validate_mpm()
+        return loaded
+
     @property
     def num_masked_frames(self) -> int:
         """Frames dropped from the encoder by temporal masking (at least one frame stays visible)."""
@@ -199,7 +207,11 @@ class MPMConfig(PretrainedConfig):
         for field in ("spatial_dropout", "hidden_dropout", "attention_dropout"):
             check(0.0 <= getattr(self, field) < 1.0, field, "a probability in [0, 1)")
         check(isinstance(self.downsample, int) and self.downsample >= 1, "downsample", "a positive integer")
-        check(self.layer_norm_eps > 0, "layer_norm_eps", "> 0")
+        check(isinstance(self.layer_norm_eps, (int, float)) and self.layer_norm_eps > 0, "layer_norm_eps", "> 0")
+        check(isinstance(self.batch_norm_momentum, (int, float)) and 0 < self.batch_norm_momentum <= 1,
+              "batch_norm_momentum", "a number in (0, 1]")
+        check(isinstance(self.leaky_relu_slope, (int, float)) and self.leaky_relu_slope >= 0, "leaky_relu_slope",
+              "a number >= 0")
         check(self.mask_strategy in MASK_STRATEGIES, "mask_strategy", f"one of {MASK_STRATEGIES}")
         check(isinstance(self.spatial_mask_num_joints, int)
               and 0 <= self.spatial_mask_num_joints < self.num_joints,

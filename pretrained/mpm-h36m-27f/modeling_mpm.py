@@ -132,14 +132,22 @@ class MPMPoseCompletionOutput(ModelOutput):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def mpjpe_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def mpjpe_loss(prediction: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
     """Mean per-joint position error: the Euclidean distance over the last axis, averaged over everything else.
 
-    This is the "L2" loss of the paper (a distance, not a squared error). Units are those of the inputs.
+    This is the "L2" loss of the paper (a distance, not a squared error). Units are those of the inputs. With
+    ``valid`` (the target's shape without the last axis, bool) the mean is over the valid joints only, and the
+    target's invalid entries (NaN for a missing detection) are ignored.
     """
     if prediction.shape != target.shape:
         raise ValueError(f"labels: expected shape {tuple(prediction.shape)}, got {tuple(target.shape)}")
-    return torch.linalg.vector_norm(prediction - target, dim=-1).mean()
+    if valid is None:
+        return torch.linalg.vector_norm(prediction - target, dim=-1).mean()
+    if valid.shape != target.shape[:-1]:
+        raise ValueError(f"valid: expected shape {tuple(target.shape[:-1])}, got {tuple(valid.shape)}")
+    target = torch.where(valid[..., None], target, prediction.detach())
+    errors = torch.linalg.vector_norm(prediction - target, dim=-1)
+    return (errors * valid).sum() / valid.sum().clamp(min=1)
 
 
 def zero_root(poses: torch.Tensor) -> torch.Tensor:
@@ -583,6 +591,11 @@ class MPMPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["MPMTransformerLayer", "MPMStridedLayer"]
     _supports_sdpa = True
 
+    def __init__(self, config: MPMConfig, *inputs, **kwargs):
+        # ``from_pretrained(..., num_frames=81)`` and attribute edits change a config after its own checks ran
+        config.validate_mpm()
+        super().__init__(config, *inputs, **kwargs)
+
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
@@ -829,6 +842,8 @@ class MPMForMaskedPoseModeling(MPMPreTrainedModel):
         keypoints_2d: torch.Tensor | None = None,
         poses_3d: torch.Tensor | None = None,
         lift_labels: torch.Tensor | None = None,
+        labels_2d: torch.Tensor | None = None,
+        valid_2d: torch.Tensor | None = None,
         spatial_mask_2d: torch.Tensor | None = None,
         temporal_mask_2d: torch.Tensor | None = None,
         spatial_mask_3d: torch.Tensor | None = None,
@@ -844,6 +859,11 @@ class MPMForMaskedPoseModeling(MPMPreTrainedModel):
                 3D clips in metres, root-relative; reconstructed from their masked version.
             lift_labels (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 3)`, *optional*):
                 the 3D of `keypoints_2d`; adds the masked 2D->3D lifting loss.
+            labels_2d (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 2)`, *optional*):
+                the 2D to reconstruct when `keypoints_2d` is a corrupted copy (detector noise, dropped joints);
+                default `keypoints_2d` itself.
+            valid_2d (`torch.BoolTensor` of shape `(batch_size, num_frames, num_joints)`, *optional*): the joints of
+                `labels_2d` the 2D loss scores (missing detections have no target); default: every finite joint.
             spatial_mask_2d, spatial_mask_3d (`torch.BoolTensor` `(batch, num_frames, num_joints)`, *optional*),
             temporal_mask_2d, temporal_mask_3d (`torch.BoolTensor` `(batch, num_frames)`, *optional*):
                 masks to use; sampled with `config.mask_strategy` (and `generator`) when not given.
@@ -861,8 +881,12 @@ class MPMForMaskedPoseModeling(MPMPreTrainedModel):
                 keypoints_2d, spatial_mask_2d, temporal_mask_2d, generator
             )
             output.reconstructed_2d = self.decoder(restored, coords=2)
-            if torch.isfinite(keypoints_2d).all():
-                output.loss_2d = mpjpe_loss(output.reconstructed_2d, keypoints_2d)
+            target_2d = keypoints_2d if labels_2d is None else labels_2d
+            if valid_2d is None:
+                valid_2d = torch.isfinite(target_2d).all(dim=-1)
+            valid_2d = check_mask(valid_2d, tuple(target_2d.shape[:-1]), "valid_2d")
+            if valid_2d.any():
+                output.loss_2d = mpjpe_loss(output.reconstructed_2d, target_2d, valid_2d)
                 losses.append(self.config.loss_weight_2d * output.loss_2d)
             if lift_labels is not None:
                 output.lifted_3d = zero_root(self.decoder(restored, coords=3))
@@ -970,7 +994,8 @@ class MPMForPoseCompletion(MPMPreTrainedModel):
             spatial_mask (`torch.BoolTensor` of shape `(batch_size, num_frames, num_joints)`, *optional*):
                 any other hidden joints (e.g. NaN entries).
             labels (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 3)`, *optional*):
-                the complete 3D sequence (metres, root-relative).
+                the complete 3D sequence (metres, root-relative). The loss follows the paper: every frame for
+                partial 3D->3D, the centre frame for partial 2D->3D.
         """
         check_poses(poses, self.config, "poses", coords=(2, 3))
         batch_size, num_frames, num_joints, _ = poses.shape
@@ -986,5 +1011,9 @@ class MPMForPoseCompletion(MPMPreTrainedModel):
         output = MPMPoseCompletionOutput(poses_3d=completed, spatial_mask=mask)
         if labels is not None:
             check_poses(labels, self.config, "labels", coords=(3,))
-            output.loss = mpjpe_loss(completed, labels)
+            if poses.shape[-1] == 2:
+                centre = self.config.num_frames // 2
+                output.loss = mpjpe_loss(completed[:, centre : centre + 1], labels[:, centre : centre + 1])
+            else:
+                output.loss = mpjpe_loss(completed, labels)
         return output if return_dict is not False else output.to_tuple()
