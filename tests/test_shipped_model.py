@@ -78,3 +78,13 @@ def test_ship_model_script_writes_weights_card_and_results(tmp_path):
     assert ship_model.main([str(tmp_path / "nowhere"), str(out)]) == 2
     (tmp_path / "bad.json").write_text("{not json")
     assert ship_model.main([str(run), str(out), "--results", str(tmp_path / "bad.json")]) == 2
+
+
+def test_shipped_remote_code_is_the_library_code():
+    # `trust_remote_code=True` users run these copies: they must be the library as it is. To refresh them:
+    # MPMForPoseLifting.from_pretrained(SHIPPED).save_pretrained(tmp) and copy tmp/*.py into SHIPPED
+    library = REPO_ROOT / "src" / "mpm_hf"
+    shipped = sorted(path.name for path in SHIPPED.glob("*.py"))
+    assert {"configuration_mpm.py", "modeling_mpm.py"} <= set(shipped)
+    stale = [name for name in shipped if (SHIPPED / name).read_text() != (library / name).read_text()]
+    assert not stale, f"pretrained/mpm-h36m-27f has stale copies of {stale}"
