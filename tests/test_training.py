@@ -239,6 +239,12 @@ def test_init_from_keeps_the_checkpoint_and_an_explicit_dropout_overrides_it(tmp
     assert (spatial.config.hidden_dropout, spatial.config.spatial_dropout) == (0.3, 0.05)
     fresh.save_pretrained(tmp_path / "saved")
     kept = build_model(MPMForPoseLifting, parser.parse_args(["--init-from", str(tmp_path / "saved")]))
+    # objective flags apply to a loaded checkpoint too; the ones not given keep the checkpoint's values
+    tuned = build_model(MPMForPoseLifting, parser.parse_args(["--init-from", str(tmp_path / "saved"),
+                                                              "--spatial-mask-joints", "3", "--loss-weight-centre",
+                                                              "2.5"]))
+    assert (tuned.config.spatial_mask_num_joints, tuned.config.loss_weight_centre) == (3, 2.5)
+    assert tuned.config.temporal_mask_ratio == fresh.config.temporal_mask_ratio == 0.6
     assert kept.config.attention_dropout == 0.1 and kept.config.hidden_size == 16
     torch.testing.assert_close(kept.state_dict(), fresh.state_dict())
     no_dropout = build_model(MPMForPoseLifting,

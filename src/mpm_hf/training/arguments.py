@@ -20,21 +20,25 @@ def _csv(value: str) -> list[str]:
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model (used when not starting from a checkpoint)")
+    group = parser.add_argument_group(
+        "model (architecture flags are used when not starting from a checkpoint; the objective and dropout flags "
+        "also override a checkpoint's values)"
+    )
     group.add_argument("--num-frames", type=int, default=243, help="window length T (paper: 243; also 27, 81)")
     group.add_argument("--hidden-size", type=int, default=256, help="channel C of the temporal transformer")
     group.add_argument("--intermediate-size", type=int, default=512, help="FFN width d_hid")
     group.add_argument("--num-layers", type=int, default=4, help="shared temporal transformer layers")
     group.add_argument("--num-heads", type=int, default=8)
     group.add_argument("--num-joints", type=int, default=17)
-    group.add_argument("--mask-strategy", choices=MASK_STRATEGIES, default="spatio_temporal")
-    group.add_argument("--spatial-mask-joints", type=int, default=5, help="r_s: joints masked per frame")
-    group.add_argument("--temporal-mask-ratio", type=float, default=0.6, help="r_t: fraction of frames masked")
-    group.add_argument("--loss-weight-2d", type=float, default=2.0, help="lambda_m2m (paper 2.0; release 5.0)")
-    group.add_argument("--loss-weight-3d", type=float, default=3.0, help="lambda_m3m (paper 3.0; release 2.0)")
-    group.add_argument("--loss-weight-lift", type=float, default=8.0)
-    group.add_argument("--loss-weight-centre", type=float, default=1.0, help="lambda_ft")
-    group.add_argument("--loss-weight-sequence", type=float, default=1.0, help="lambda_ft-seq")
+    # Training-objective flags: None keeps the config's value (MPMConfig's default, or the --init-from checkpoint's)
+    group.add_argument("--mask-strategy", choices=MASK_STRATEGIES, default=None, help="default spatio_temporal")
+    group.add_argument("--spatial-mask-joints", type=int, default=None, help="r_s: joints masked per frame (5)")
+    group.add_argument("--temporal-mask-ratio", type=float, default=None, help="r_t: fraction of frames masked (0.6)")
+    group.add_argument("--loss-weight-2d", type=float, default=None, help="lambda_m2m (paper 2.0; release 5.0)")
+    group.add_argument("--loss-weight-3d", type=float, default=None, help="lambda_m3m (paper 3.0; release 2.0)")
+    group.add_argument("--loss-weight-lift", type=float, default=None, help="masked 2D->3D lifting (8.0)")
+    group.add_argument("--loss-weight-centre", type=float, default=None, help="lambda_ft (1.0)")
+    group.add_argument("--loss-weight-sequence", type=float, default=None, help="lambda_ft-seq (1.0)")
     group.add_argument("--dropout", type=float, default=None,
                        help="every dropout rate (default: the release's, 0.1 in the transformers and 0.2 in the pose "
                             "encoders and spatial MLP); with --init-from it overrides the checkpoint's rates")
@@ -131,16 +135,28 @@ def model_config_from_args(args: argparse.Namespace) -> MPMConfig:
         intermediate_size=args.intermediate_size,
         num_hidden_layers=args.num_layers,
         num_attention_heads=args.num_heads,
-        mask_strategy=args.mask_strategy,
-        spatial_mask_num_joints=args.spatial_mask_joints,
-        temporal_mask_ratio=args.temporal_mask_ratio,
-        loss_weight_2d=args.loss_weight_2d,
-        loss_weight_3d=args.loss_weight_3d,
-        loss_weight_lift=args.loss_weight_lift,
-        loss_weight_centre=args.loss_weight_centre,
-        loss_weight_sequence=args.loss_weight_sequence,
-        **_dropout_overrides(args),
+        **_objective_overrides(args),
     )
+
+
+# flag -> config field of the training-objective flags (they apply to fresh and loaded models alike)
+_OBJECTIVE_FLAGS = {
+    "mask_strategy": "mask_strategy",
+    "spatial_mask_joints": "spatial_mask_num_joints",
+    "temporal_mask_ratio": "temporal_mask_ratio",
+    "loss_weight_2d": "loss_weight_2d",
+    "loss_weight_3d": "loss_weight_3d",
+    "loss_weight_lift": "loss_weight_lift",
+    "loss_weight_centre": "loss_weight_centre",
+    "loss_weight_sequence": "loss_weight_sequence",
+}
+
+
+def _objective_overrides(args: argparse.Namespace) -> dict:
+    """Config fields given on the command line: masking, loss weights and dropout rates."""
+    given = {field: getattr(args, flag) for flag, field in _OBJECTIVE_FLAGS.items()
+             if getattr(args, flag, None) is not None}
+    return {**given, **_dropout_overrides(args)}
 
 
 def _dropout_overrides(args: argparse.Namespace) -> dict:
@@ -176,12 +192,12 @@ def resolve_downsample(args: argparse.Namespace) -> int:
 
 def build_model(model_class: type, args: argparse.Namespace):
     """The model a script trains: `--init-from` loaded into `model_class` (a stage-I or stage-II folder or Hub repo)
-    or a fresh one built from the model flags. An explicit `--dropout` / `--spatial-dropout` overrides the loaded
-    checkpoint's rates (e.g.
+    or a fresh one built from the model flags. Explicit objective flags (masking, loss weights, `--dropout`,
+    `--spatial-dropout`) override the loaded checkpoint's values (e.g. `--dropout`
     0 to keep fine-tuning a small model that underfits); the run's tds (`resolve_downsample`) is recorded in the
     config either way."""
     if getattr(args, "init_from", None):
-        model = model_class.from_pretrained(args.init_from, **_dropout_overrides(args))
+        model = model_class.from_pretrained(args.init_from, **_objective_overrides(args))
     else:
         model = model_class(model_config_from_args(args))
     model.config.downsample = resolve_downsample(args)
