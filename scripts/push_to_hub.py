@@ -30,7 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
     parser.add_argument("--card", default=None, help="upload this README.md instead of the generated card")
     parser.add_argument("--commit-message", default="Upload MPM model")
+    parser.add_argument("--datasets", default="h36m",
+                        help="comma-separated training corpora for the card: h36m, 3dhp, amass (h36m)")
     return parser
+
+
+def _datasets(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise FileNotFoundError(f"--card {args.card}: file not found")
             card = Path(args.card).read_text()
         commit = push_model_to_hub(args.folder, args.repo_id, private=args.private, results=results,
-                                   commit_message=args.commit_message, card=card, token=args.token)
+                                   commit_message=args.commit_message, card=card, token=args.token,
+                                   datasets=_datasets(args.datasets))
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

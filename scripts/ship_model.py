@@ -34,11 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--training", default=None, help="JSON object: training stage -> description")
     parser.add_argument("--repo-id", default=None, help="ORG/NAME used in the card's snippets and model-index")
     parser.add_argument("--base-model", default=None, help="the card's base_model (a Hub repo id)")
+    parser.add_argument("--datasets", default="h36m",
+                        help="comma-separated training corpora for the card: h36m, 3dhp, amass (h36m)")
     return parser
 
 
 def ship(run: str, output: str, results: list[dict], training: dict | None, repo_id: str | None = None,
-         base_model: str | None = None) -> Path:
+         base_model: str | None = None, datasets: tuple[str, ...] = ("h36m",)) -> Path:
     """Write the folder (see the module docstring) and return its path."""
     model = MPMForPoseLifting.from_pretrained(run)
     folder = Path(output)
@@ -47,7 +49,7 @@ def ship(run: str, output: str, results: list[dict], training: dict | None, repo
         (folder / name).unlink(missing_ok=True)
     model.save_pretrained(folder)
     card = generate_model_card(model, repo_id=repo_id or folder.name, results=results or None, training=training,
-                               base_model=base_model)
+                               base_model=base_model, datasets=datasets)
     if results:
         (folder / EVAL_RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
     (folder / "README.md").write_text(card)
@@ -66,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         training = read_json_file(args.training, "--training") if args.training else None
         if training is not None and not isinstance(training, dict):
             raise ValueError(f"--training {args.training}: expected a JSON object, got {type(training).__name__}")
-        folder = ship(args.run, args.output, results, training, args.repo_id, args.base_model)
+        datasets = tuple(item.strip() for item in args.datasets.split(",") if item.strip())
+        folder = ship(args.run, args.output, results, training, args.repo_id, args.base_model, datasets)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -224,7 +224,8 @@ def test_converted_released_checkpoint_pushed_with_the_script_and_pulled_back(hu
     repo_id = hub_env.unique_repo_id("converted")
     push = load_script("push_to_hub")
     capsys.readouterr()
-    assert push.main([str(folder), "--repo-id", repo_id, "--results", str(tmp_path / "eval.json")]) == 0
+    assert push.main([str(folder), "--repo-id", repo_id, "--results", str(tmp_path / "eval.json"),
+                      "--datasets", "h36m,3dhp"]) == 0
     printed = capsys.readouterr().out
     head = HfApi().model_info(repo_id).sha
     assert f"commit {head}" in printed
@@ -235,7 +236,7 @@ def test_converted_released_checkpoint_pushed_with_the_script_and_pulled_back(hu
     torch.testing.assert_close(pulled(poses=x).poses_3d[..., 1:, :], centre[..., 1:, :], atol=1e-4, rtol=0)
     assert_same_state(MPMForPoseLifting.from_pretrained(folder), pulled)
     card = ModelCard.load(repo_id)
-    assert card.data.library_name == LIBRARY_NAME
+    assert card.data.library_name == LIBRARY_NAME and card.data.datasets == ["human3.6m", "mpi-inf-3dhp"]
     assert {(r.metric_type, r.metric_value) for r in card.data.eval_results} == {("mpjpe", 41.23), ("p-mpjpe", 33.5)}
 
 

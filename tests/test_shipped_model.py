@@ -75,6 +75,9 @@ def test_ship_model_script_writes_weights_card_and_results(tmp_path):
     assert json.loads((out / "eval_results.json").read_text()) == [report]
     torch.testing.assert_close(MPMForPoseLifting.from_pretrained(out).state_dict(),
                                MPMForPoseLifting.from_pretrained(run).state_dict())
+    assert "- human3.6m" in card and "AMASS" not in card  # the default training corpus
+    assert ship_model.main([*argv, "--datasets", "h36m,amass"]) == 0
+    assert "- amass" in (out / "README.md").read_text()
     assert ship_model.main([str(tmp_path / "nowhere"), str(out)]) == 2
     (tmp_path / "bad.json").write_text("{not json")
     assert ship_model.main([str(run), str(out), "--results", str(tmp_path / "bad.json")]) == 2
