@@ -157,6 +157,40 @@ def test_gt_is_cached_in_the_videopose3d_layout(h36m_dir, monkeypatch):
     np.testing.assert_array_equal(first[3]["keypoints_2d"], second[3]["keypoints_2d"])
 
 
+def test_gt_written_with_the_first_projection_is_recomputed(h36m_dir):
+    folder, positions_3d = h36m_dir
+    current = _gt_pixels(folder, positions_3d)
+    cameras = load_h36m_cameras(folder / "h36m_cameras.json")
+    swapped = {}  # version 1 of this package: the tangential pair of "p" in the wrong order, no version key
+    for subject, actions in positions_3d.items():
+        swapped[subject] = {}
+        for action, pos in actions.items():
+            views = []
+            for cam in cameras[subject]:
+                intrinsics = cam.intrinsics.copy()
+                intrinsics[7:9] = intrinsics[7:9][::-1]
+                world = pos[:, list(H36M_32_TO_17)].astype(np.float64)
+                views.append(project_to_2d(cam.world_to_camera(world), intrinsics).astype(np.float32))
+            swapped[subject][action] = views
+    metadata = {"layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13],
+                                                                               [1, 2, 3, 14, 15, 16]]}
+    np.savez(folder / "data_2d_h36m_gt.npz", positions_2d=swapped, metadata=metadata)
+    row = load_h36m_arrays(folder, subjects=("S1",))[1]
+    expected = normalize_screen_coordinates(current["S1"][row["action"]][1], row["image_width"], row["image_height"])
+    np.testing.assert_allclose(row["keypoints_2d"], expected, atol=1e-5)  # recomputed, and the file rewritten
+    with np.load(folder / "data_2d_h36m_gt.npz", allow_pickle=True) as archive:
+        assert archive["metadata"].item()["mpm_hf_gt_2d_version"] == h36m.GT_2D_VERSION
+    # a GT file from elsewhere (VideoPose3D's: no version, the correct projection) is used as it is
+    shifted = {s: {a: [v + 1e-4 for v in views] for a, views in acts.items()} for s, acts in current.items()}
+    np.savez(folder / "data_2d_h36m_gt.npz", positions_2d=shifted, metadata=metadata)
+    row = load_h36m_arrays(folder, subjects=("S1",))[1]
+    np.testing.assert_allclose(
+        row["keypoints_2d"],
+        normalize_screen_coordinates(shifted["S1"][row["action"]][1], row["image_width"], row["image_height"]),
+        atol=1e-6,
+    )
+
+
 def test_gt_cache_goes_to_the_cache_dir_when_the_data_folder_is_read_only(
     h36m_dir, tmp_path_factory, monkeypatch
 ):

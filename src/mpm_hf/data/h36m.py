@@ -124,6 +124,23 @@ def compute_gt_2d(
     return positions_2d
 
 
+def _swapped_tangential_projection(positions_2d: dict, positions_3d: dict, cameras: dict[str, list[Camera]]) -> bool:
+    """Whether GT 2D pixels were projected with the two tangential coefficients swapped (this package's version 1):
+    the first frame of the first sequence matches that projection, not the current one, within 1e-3 px."""
+    for subject, actions in positions_2d.items():
+        for action, views in actions.items():
+            if subject not in cameras or action not in positions_3d.get(subject, {}) or not len(views[0]):
+                continue
+            camera = cameras[subject][0]
+            points = camera.world_to_camera(_world_17(positions_3d[subject][action][:1], subject, action))
+            swapped = camera.intrinsics.copy()
+            swapped[7:9] = camera.intrinsics[7:9][::-1]
+            stored = np.asarray(views[0][:1], dtype=np.float64)
+            old = np.abs(stored - project_to_2d(points, swapped)).max()
+            return bool(old < 1e-3 < np.abs(stored - project_to_2d(points, camera.intrinsics)).max())
+    return False
+
+
 def _default_cache_dir() -> Path:
     return Path(os.environ.get("MPM_HF_CACHE", Path.home() / ".cache" / "mpm_hf"))
 
@@ -174,9 +191,15 @@ def _gt_positions_2d(
 ) -> tuple[dict, dict]:
     local = data_dir / _file_2d_name("gt")
     # A GT file in the data folder is used as it is (e.g. VideoPose3D's), unless this package wrote it with an
-    # older projection.
-    if local.is_file() and _read_metadata(local).get("mpm_hf_gt_2d_version", GT_2D_VERSION) == GT_2D_VERSION:
-        return _load_pickled_npz(local, "positions_2d", "2D keypoints"), _read_metadata(local)
+    # older projection: a version below the current one, or no version (version 1) and the swapped tangential pair.
+    if local.is_file():
+        metadata = _read_metadata(local)
+        positions_2d = _load_pickled_npz(local, "positions_2d", "2D keypoints")
+        version = metadata.get("mpm_hf_gt_2d_version")
+        if version == GT_2D_VERSION or (
+            version is None and not _swapped_tangential_projection(positions_2d, positions_3d, cameras)
+        ):
+            return positions_2d, metadata
     cached = _gt_cache_path(data_dir / _FILE_3D, cameras_file, cache_dir or _default_cache_dir())
     if cached.is_file():
         return _load_pickled_npz(cached, "positions_2d", "cached GT 2D keypoints"), _read_metadata(cached)
