@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-frames", type=int, default=243)
     parser.add_argument("--num-layers", type=int, default=4)
     parser.add_argument("--refine", default=None, help="released refine module .pth (lifting only)")
-    parser.add_argument("--downsample", type=int, default=2, help="tds the model was trained with (H36M: 2)")
+    parser.add_argument("--downsample", type=int, default=None,
+                        help="tds the model was trained with (default: 2 for 17-joint Human3.6M models, 1 for "
+                             "16-joint 3DHP ones)")
     parser.add_argument("--output", required=True, help="output folder")
     args = parser.parse_args(argv)
     try:
@@ -32,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         if refine is not None and args.task != "lifting":
             raise ValueError("--refine: only the lifting model has a refine module")
         model, report = convert_released_checkpoint(
-            state_dict, args.task, args.num_frames, args.num_layers, refine, downsample=args.downsample
+            state_dict, args.task, args.num_frames, args.num_layers, refine, downsample=args.downsample or 1
         )
+        if args.downsample is None:  # the release's tds: Human3.6M 2, MPI-INF-3DHP 1
+            model.config.downsample = 2 if model.config.num_joints == 17 else 1
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -219,6 +219,7 @@ def test_converted_released_checkpoint_pushed_with_the_script_and_pulled_back(hu
     convert = load_script("convert_mpm_original_checkpoint")
     assert convert.main(["--checkpoint", str(tmp_path / "released.pth"), "--task", "lifting", "--num-frames", "27",
                          "--num-layers", "2", "--output", str(folder)]) == 0
+    assert MPMConfig.from_pretrained(folder).downsample == 2  # a 17-joint (Human3.6M) release model: tds 2
     (tmp_path / "eval.json").write_text(json.dumps(REPORT))
 
     repo_id = hub_env.unique_repo_id("converted")

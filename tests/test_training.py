@@ -76,6 +76,7 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
         assert torch.equal(tensor, resumed[key]), key
     # a checkpoint folder is also a model folder: the weights of step 8 load with from_pretrained
     checkpoint = MPMForPoseLifting.from_pretrained(tmp_path / "full" / "checkpoints" / "checkpoint-8")
+    assert checkpoint.config.architectures == ["MPMForPoseLifting"]  # evaluate.py picks the head from it
     for key, tensor in checkpoint.state_dict().items():
         assert torch.equal(tensor, full[key]), key
 

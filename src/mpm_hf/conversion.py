@@ -259,7 +259,8 @@ def convert_released_checkpoint(
     """A ready model (``MPMForMaskedPoseModeling`` or ``MPMForPoseLifting``) holding the released weights.
 
     Every one of our tensors must come from the checkpoint except those the release does not have (the lifting
-    model's 3D encoder and spatial mask tokens: freshly initialised, listed in ``report.initialised``); shape
+    model's 3D encoder, freshly initialised and unused, and its spatial mask tokens, zero: a missing joint goes in
+    as (0, 0); both listed in ``report.initialised``); shape
     mismatches and missing tensors raise ``ValueError`` listing them.
     """
     from .modeling_mpm import MPMForMaskedPoseModeling, MPMForPoseLifting

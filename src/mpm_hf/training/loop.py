@@ -397,7 +397,11 @@ def _save_checkpoint(
     path = output_dir / "checkpoints" / f"checkpoint-{step}"
     accelerator.save_state(str(path))
     if accelerator.is_main_process:
-        accelerator.unwrap_model(model).config.save_pretrained(path)
+        unwrapped = accelerator.unwrap_model(model)
+        # what model.save_pretrained records: the class the weights belong to (a run started --init-from a stage-I
+        # folder would otherwise keep the stage-I class name)
+        unwrapped.config.architectures = [type(unwrapped).__name__]
+        unwrapped.config.save_pretrained(path)
         (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "wall_time_s": wall_time_s}))
         _prune_checkpoints(str(output_dir), limit)
     accelerator.wait_for_everyone()
