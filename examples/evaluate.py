@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> dict:
               f"flip_test={args.flip_test}, frames={result['num_frames']}, step={args.frame_step}\n")
         print(markdown)
         if "pck" in result:
-            print(f"\nPCK@150mm {result['pck']:.1f} %  AUC {result['auc']:.1f} %  MPJPE {result['mpjpe']:.1f} mm")
+            print(f"\nPCK@150mm {result['pck']:.1f} %  AUC {result['auc']:.1f} %  MPJPE {result['mpjpe']:.1f} mm "
+                  "(pooled over frames, as the benchmark reports it; the table's Average is the mean of the scenes)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2))

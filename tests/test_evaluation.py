@@ -61,6 +61,13 @@ def test_completion_feeds_missing_detections_masked():
     again = evaluate_completion(model, data, "2d", settings={"left arm": (("left_arm",), 0)}, frame_step=9,
                                 progress=False)
     assert again == rows
+    # ``valid`` flags 2D detections: 3D completion only hides non-finite 3D joints
+    completer = MPMForPoseCompletion(model.config).eval()
+    settings = {"left arm": (("left_arm",), 0)}
+    flagged = evaluate_completion(completer, data, "3d", settings=settings, frame_step=9, progress=False)
+    for sequence in data:
+        del sequence["valid"]
+    assert evaluate_completion(completer, data, "3d", settings=settings, frame_step=9, progress=False) == flagged
 
 
 def test_3dhp_mpjpe_is_pooled_over_frames_with_pck_auc():
@@ -113,10 +120,13 @@ def test_flip_test_of_a_16_joint_model_is_mirror_equivariant():
 def test_lift_sequence_rejects_bad_frames_and_masks():
     model = tiny_lifter()
     keypoints = sequences()[0]["keypoints_2d"][:40]
-    with pytest.raises(ValueError, match=r"frames: expected a 1-D array of frame indices in \[0, 40\)"):
+    with pytest.raises(ValueError, match=r"frames: expected a 1-D integer array of frame indices in \[0, 40\)"):
         lift_sequence(model, keypoints, frames=np.array([100, -5]))
     with pytest.raises(ValueError, match=r"missing: expected shape \(40, 17\) \(frames, joints\), got \(17, 40\)"):
         lift_sequence(model, keypoints, missing=np.zeros((17, 40), dtype=bool))
+    with pytest.raises(ValueError, match="frames: expected a 1-D integer array"):
+        lift_sequence(model, keypoints, frames=np.array([0.5]))
+    assert lift_sequence(model, keypoints, frames=np.array([], dtype=int)).shape == (0, 17, 3)
     selected = lift_sequence(model, keypoints, frames=np.array([0, 39]))
     np.testing.assert_allclose(selected, lift_sequence(model, keypoints)[[0, 39]], atol=1e-6)
 

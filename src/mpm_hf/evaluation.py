@@ -117,8 +117,8 @@ def evaluate_completion(
 
     ``model`` is an ``MPMForPoseCompletion`` (or a lifting model for ``modality="2d"``: occluded 2D joints are
     then fed masked to the lifting head). ``settings`` maps a row name to (body parts, 0) or ("random", k).
-    Joints missing from the input (``valid`` False, or non-finite coordinates, e.g. the neck of the MPII-format
-    detections) are fed masked in every setting. ``downsample`` defaults to ``model.config.downsample``.
+    Joints missing from the input (non-finite coordinates, or for 2D ``valid`` False, e.g. the neck of the
+    MPII-format detections) are fed masked in every setting. ``downsample`` defaults to ``model.config.downsample``.
     """
     settings = settings or (COMPLETION_SETTINGS_2D if modality == "2d" else COMPLETION_SETTINGS_3D)
     if downsample is None:
@@ -134,7 +134,7 @@ def evaluate_completion(
             frames = _frames(sequence, frame_step)
             inputs = np.asarray(sequence[key], dtype=np.float32)
             missing = ~np.isfinite(inputs).all(axis=-1)
-            if "valid" in sequence:
+            if "valid" in sequence and modality == "2d":  # ``valid`` flags the 2D detections
                 missing |= ~np.asarray(sequence["valid"], dtype=bool)
             index = window_indices(len(inputs), num_frames, downsample, centres=frames)
             target = torch.from_numpy(np.asarray(sequence["poses_3d"], dtype=np.float32)[frames])

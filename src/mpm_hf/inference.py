@@ -118,10 +118,12 @@ def lift_sequence(
         if mode != "per_frame":
             raise ValueError(f"frames: only supported with mode='per_frame', got mode={mode!r}")
         frames = np.asarray(frames)
-        if frames.ndim != 1 or (frames.size and (frames.min() < 0 or frames.max() >= num_frames)):
+        if frames.size == 0:
+            return np.zeros((0, config.num_joints, 3), dtype=np.float32)
+        if frames.ndim != 1 or frames.dtype.kind not in "iu" or frames.min() < 0 or frames.max() >= num_frames:
             raise ValueError(
-                f"frames: expected a 1-D array of frame indices in [0, {num_frames}), got shape {frames.shape} "
-                f"with values in [{frames.min() if frames.size else '-'}, {frames.max() if frames.size else '-'}]"
+                f"frames: expected a 1-D integer array of frame indices in [0, {num_frames}), got shape "
+                f"{frames.shape}, dtype {frames.dtype}, values in [{frames.min()}, {frames.max()}]"
             )
     if mode == "per_frame":
         index = torch.from_numpy(window_indices(num_frames, window, downsample, centres=frames))

@@ -6,6 +6,7 @@ import argparse
 
 from ..data.synthetic import synthetic_sequences
 from ..data.windows import MixedPoseWindows, PoseWindows
+from ..keypoints import model_skeleton
 from .arguments import resolve_downsample
 
 CORPORA = ("h36m", "3dhp", "amass", "synthetic")
@@ -50,6 +51,7 @@ def build_windows(args: argparse.Namespace, num_frames: int, split: str = "train
                 stride=args.window_stride,
                 downsample=resolve_downsample(args),
                 flip_augment=args.flip_augment,
+                skeleton=model_skeleton(sequences[0]["keypoints_2d"].shape[1]),
             )
         )
     return parts[0] if len(parts) == 1 else MixedPoseWindows(parts)

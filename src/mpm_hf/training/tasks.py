@@ -66,10 +66,10 @@ class DetectorNoise:
 
 
 def _missing(batch: dict[str, torch.Tensor], key: str) -> torch.Tensor:
-    """Joints without a usable value: invalid flags or non-finite coordinates."""
+    """Joints without a usable value: non-finite coordinates, and for the 2D the detections flagged invalid."""
     poses = batch[key]
     missing = ~torch.isfinite(poses).all(dim=-1)
-    if "valid" in batch:
+    if "valid" in batch and key == "keypoints_2d":
         missing = missing | ~batch["valid"].bool()
     return missing
 
