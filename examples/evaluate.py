@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from mpm_hf import MPMConfig, MPMForPoseCompletion, MPMForPoseLifting
+from mpm_hf.auto import head_class_for
 from mpm_hf.evaluation import evaluate_completion, evaluate_lifting, parse_occlusion_settings
 from mpm_hf.metrics import format_markdown_table
 from mpm_hf.runtime import keep_freed_memory
@@ -91,26 +91,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
-# The heads each evaluation can run, by the class a checkpoint was saved from (config.architectures): a model loaded
-# into another head would run with randomly initialised layers.
-_LIFTING_HEADS = ("MPMForPoseLifting",)
-_COMPLETION_HEADS = ("MPMForPoseCompletion", "MPMForMaskedPoseModeling")  # a stage-I decoder completes 3D as well
-
-
 def _model_class(path: str, completion: str | None) -> type:
-    """The class to load ``path`` into: lifting for ``completion=None``; a completion (or stage-I) checkpoint for
-    ``"3d"``; either for ``"2d"`` (a lifting model then gets the occluded joints as masked joints)."""
-    saved = (MPMConfig.from_pretrained(path).architectures or ["unknown"])[0]
-    if completion is None:
-        allowed = _LIFTING_HEADS
-    elif completion == "3d":
-        allowed = _COMPLETION_HEADS
-    else:
-        allowed = _LIFTING_HEADS + _COMPLETION_HEADS
-    if saved not in allowed:
-        task = "lifting" if completion is None else f"--completion {completion}"
-        raise ValueError(f"--model: {task} needs a checkpoint of {' or '.join(allowed)}, got {path} ({saved})")
-    return MPMForPoseLifting if saved in _LIFTING_HEADS else MPMForPoseCompletion
+    """The class to load ``path`` into (``mpm_hf.auto.head_class_for``); ``ValueError`` names the wrong head."""
+    task = {None: "lifting", "3d": "completion", "2d": "completion_2d"}[completion]
+    try:
+        return head_class_for(path, task)
+    except ValueError as error:
+        raise ValueError(f"--model: {error}") from None
 
 
 def _subjects(args: argparse.Namespace) -> str | None:

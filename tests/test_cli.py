@@ -113,6 +113,14 @@ def test_lift_coco_json_with_scores_and_empty_frames(capsys, tmp_path, lifting_d
     assert missing[2].all() and missing[3].all()
     assert missing[4, H36M_17.index("left_wrist")]
     assert missing.sum() == 2 * 17 + 1
+    # --mode and --flip-test reach the pipeline: the same call through the Python API
+    detections = np.concatenate([keypoints, scores], axis=-1)
+    detections[2:4] = np.nan
+    options = dict(keypoint_format="coco", image_size=(1000, 1000), mode="sequence")
+    with np.load(output) as result:
+        np.testing.assert_allclose(result["poses_3d"], lifted(lifting_dir, detections, flip_test=True,
+                                                              **options)["poses_3d"], atol=1e-6)
+        assert not np.allclose(result["poses_3d"], lifted(lifting_dir, detections, **options)["poses_3d"])
 
 
 def test_lift_npy_normalised_with_options(capsys, tmp_path, lifting_dir):
@@ -258,6 +266,32 @@ def test_model_errors(capsys, tmp_path, inputs):
     assert_one_line_error(err, "lift", "could not load the model")
 
 
+def test_checkpoints_without_trained_heads_and_bad_options_are_usage_errors(
+    capsys, tmp_path, inputs, lifting_dir, completion_dir
+):
+    common = ["--output", tmp_path / "o.npz", "--image-size", "1000x1000"]
+    code, _, err = run(capsys, "lift", inputs["pixels"], "--model", completion_dir, *common)
+    assert code == 2  # a completion checkpoint's lifting heads would be random
+    assert_one_line_error(err, "lift", "lifting needs a checkpoint of MPMForPoseLifting, got one of "
+                                       "MPMForPoseCompletion")
+    poses = tmp_path / "poses.npy"
+    np.save(poses, np.random.default_rng(0).normal(size=(30, 17, 3)).astype(np.float32) * 0.2)
+    code, _, err = run(capsys, "complete", poses, "--model", lifting_dir, "--output", tmp_path / "c.npz")
+    assert code == 2
+    assert_one_line_error(err, "complete", "completion needs a checkpoint of MPMForPoseCompletion")
+    code, _, err = run(capsys, "lift", inputs["pixels"], "--model", lifting_dir, "--device", "nonsense", *common)
+    assert code == 2
+    assert_one_line_error(err, "lift", "--device: expected cpu, cuda")
+    code, _, err = run(capsys, "lift", inputs["pixels"], "--model", "tests/no-such-model", *common)
+    assert code == 2  # a mistyped local path is not sent to the Hub as a repo id
+    assert_one_line_error(err, "lift", "--model: no such folder: tests/no-such-model")
+    misnamed = tmp_path / "keypoints.npz"
+    misnamed.write_bytes(inputs["pixels"].read_bytes())  # a .npy file under a .npz name
+    code, _, err = run(capsys, "lift", misnamed, "--model", lifting_dir, *common)
+    assert code == 2
+    assert_one_line_error(err, "lift", "holds a single .npy array, not a .npz archive")
+
+
 # --- complete -----------------------------------------------------------------------------------------------
 
 
@@ -318,7 +352,8 @@ def test_render_a_lift_result_as_gif(capsys, tmp_path, lifting_dir):
     assert "4 frames" in out
     with Image.open(animation) as gif:
         frames = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(gif)]
-    assert len(frames) > 1
+    assert len(frames) == 4  # --max-frames
+    assert all(not np.array_equal(a, b) for a, b in zip(frames, frames[1:], strict=False))  # the pose moves
     assert all(frame.std() > 0 for frame in frames)  # not blank
 
 

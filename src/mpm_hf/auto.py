@@ -43,3 +43,34 @@ def register_auto_classes() -> None:
     # A lifting or completion folder is loaded by AutoModel with remote code: its saved class is the head itself.
     MPMForPoseLifting.register_for_auto_class("AutoModel")
     MPMForPoseCompletion.register_for_auto_class("AutoModel")
+
+
+# The heads a task runs, by the class a checkpoint was saved from (``config.architectures``): a checkpoint loaded
+# into another head would run with randomly initialised layers.
+TASK_HEADS: dict[str, tuple[str, ...]] = {
+    "lifting": ("MPMForPoseLifting",),
+    # a stage-I model's 3D decoder completes masked poses as well
+    "completion": ("MPMForPoseCompletion", "MPMForMaskedPoseModeling"),
+    # occluded 2D joints: a completion model, or a lifting model fed the occluded joints as masked joints
+    "completion_2d": ("MPMForPoseLifting", "MPMForPoseCompletion", "MPMForMaskedPoseModeling"),
+}
+_HEAD_CLASSES = {"MPMForPoseLifting": MPMForPoseLifting, "MPMForPoseCompletion": MPMForPoseCompletion,
+                 "MPMForMaskedPoseModeling": MPMForPoseCompletion}
+
+
+def head_class_for(name_or_path: str, task: str, **kwargs) -> type:
+    """The class to load the checkpoint ``name_or_path`` into for ``task`` (a key of ``TASK_HEADS``).
+
+    Raises ``ValueError`` naming the checkpoint's class when its heads were not trained for the task (``kwargs`` go
+    to ``MPMConfig.from_pretrained``: revision, token, ...). A config that names no class (written by
+    ``config.save_pretrained`` alone) is taken to be of the task's first head.
+    """
+    if task not in TASK_HEADS:
+        raise ValueError(f"task: expected one of {sorted(TASK_HEADS)}, got {task!r}")
+    saved = (MPMConfig.from_pretrained(name_or_path, **kwargs).architectures or TASK_HEADS[task])[0]
+    if saved not in TASK_HEADS[task]:
+        raise ValueError(
+            f"{name_or_path}: {task.replace('_', ' ')} needs a checkpoint of {' or '.join(TASK_HEADS[task])}, got "
+            f"one of {saved}"
+        )
+    return _HEAD_CLASSES[saved]

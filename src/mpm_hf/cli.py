@@ -36,6 +36,7 @@ from transformers import AutoConfig, pipeline
 from transformers.utils import logging as transformers_logging
 
 from . import __version__, modeling_mpm
+from .auto import head_class_for
 from .keypoints import get_skeleton, model_skeleton
 from .pipelines import KEYPOINT_FORMATS, register_pipelines
 from .runtime import keep_freed_memory
@@ -73,9 +74,12 @@ def _parse_occluded(text: str) -> list[str | int]:
 
 def _open_npz(path: Path) -> Any:
     try:
-        return np.load(path, allow_pickle=False)
+        loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile):
         raise UsageError(f"{path}: not a readable .npz archive of numeric arrays") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise UsageError(f"{path}: holds a single .npy array, not a .npz archive (rename it to .npy)")
+    return loaded
 
 
 def _load_npz(path: Path, key: str | None) -> np.ndarray:
@@ -147,6 +151,9 @@ def read_sequence(path: str | Path, key: str | None, person: int | None, num_joi
             array = np.load(path, allow_pickle=False)
         except (OSError, ValueError):
             raise UsageError(f"{path}: not a readable .npy file of a numeric array") from None
+        if isinstance(array, np.lib.npyio.NpzFile):
+            array.close()
+            raise UsageError(f"{path}: holds a .npz archive, not a single .npy array (rename it to .npz)")
     elif suffix == ".json":
         array = _load_json(path, key, num_joints)
     else:
@@ -184,36 +191,56 @@ def _output_npz(path: str) -> Path:
 
 
 def _check_model_location(model: str) -> None:
-    """A local folder must hold a config.json; something that looks like a path but is absent is an error."""
+    """A local folder must hold a config.json; something that looks like a path but is absent is an error (a
+    name whose first part is a local folder, e.g. a mistyped ``pretrained/mpm-h36m-27``, is a path)."""
     location = Path(model).expanduser()
     if location.exists():
         if not (location / "config.json").is_file():
             raise UsageError(f"--model: {model} is not a model folder (no config.json)")
-    elif model.startswith((".", "/", "~")) or model.count("/") > 1:
+    elif model.startswith((".", "/", "~")) or model.count("/") > 1 or Path(model.split("/")[0]).is_dir():
         raise UsageError(f"--model: no such folder: {model}")
 
 
 @contextmanager
 def _quiet_loading() -> Iterator[None]:
-    """No ``transformers`` "Loading weights" bars on stderr while a model loads (restored afterwards)."""
+    """No ``transformers`` "Loading weights" bars or load reports on stderr while a model loads (restored after)."""
     enabled = transformers_logging.is_progress_bar_enabled()
+    verbosity = transformers_logging.get_verbosity()
     transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
     try:
         yield
     finally:
+        transformers_logging.set_verbosity(verbosity)
         if enabled:
             transformers_logging.enable_progress_bar()
 
 
+# pipeline task -> the checkpoints it runs (mpm_hf.auto.TASK_HEADS)
+_PIPELINE_HEADS = {"pose-lifting": "lifting", "pose-completion": "completion"}
+
+
 def _load_pipeline(task: str, model: str, device: str | None) -> Any:
     _check_model_location(model)
+    if device is not None:
+        try:
+            torch.device(device)
+        except (RuntimeError, ValueError):
+            raise UsageError(f"--device: expected cpu, cuda, cuda:N or mps, got {device!r}") from None
+        if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+            raise UsageError(f"--device: {device} was asked for, but no CUDA device is available")
     register_pipelines()
     location = Path(model).expanduser()
+    name = str(location) if location.exists() else model
     try:
         with _quiet_loading():
-            return pipeline(task, model=str(location) if location.exists() else model, device=device)
+            model_class = head_class_for(name, _PIPELINE_HEADS[task])
+            loaded = model_class.from_pretrained(name)
+    except ValueError as error:  # not an MPM checkpoint, or one whose heads were not trained for this command
+        raise UsageError(f"--model: {_one_line(error)}") from None
     except Exception as error:
-        raise RuntimeError(f"could not load the model {model!r}: {error}") from error
+        raise RuntimeError(f"could not load the model {model!r}: {_one_line(error)}") from error
+    return pipeline(task, model=loaded, device=device)
 
 
 # --- Commands -----------------------------------------------------------------------------------------------
