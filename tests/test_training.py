@@ -320,3 +320,25 @@ def test_optimizers_decay_weights_as_the_paper_and_the_release():
     names = [n for n, p in model.named_parameters() if id(p) in no_decay]
     assert names and all(n.endswith("bias") or "norm" in n or "embedding" in n or "token" in n
                          or model.get_parameter(n).ndim < 2 for n in names)
+
+
+def test_mixed_precision_defaults_to_accelerates_setting(tmp_path):
+    script = f"""
+import torch
+from tests.test_training import tiny_model, tiny_windows
+from mpm_hf.data.windows import collate_windows
+from mpm_hf.training.loop import TrainingConfig, train
+from mpm_hf.training.tasks import LiftingStep
+seen = []
+train(tiny_model(), tiny_windows(), LiftingStep(),
+      TrainingConfig(output_dir={str(tmp_path / "run")!r}, batch_size=32, max_steps=1, progress=False, trackers=()),
+      collate_fn=collate_windows, callbacks=[lambda accelerator, model, step: seen.append(accelerator.mixed_precision)])
+print("mixed_precision", seen[0])
+"""
+    env = {**os.environ, "ACCELERATE_MIXED_PRECISION": "bf16", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO_ROOT,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "mixed_precision bf16" in done.stdout  # e.g. `accelerate launch --mixed_precision bf16` reaches the run
+    with pytest.raises(ValueError, match="mixed_precision"):
+        TrainingConfig(mixed_precision="fp8")

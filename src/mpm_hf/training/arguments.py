@@ -84,7 +84,8 @@ def add_training_arguments(
     group.add_argument("--lr-decay-steps", type=int, default=None, help="decay period in steps (default: epoch)")
     group.add_argument("--max-grad-norm", type=float, default=1.0)
     group.add_argument("--gradient-accumulation-steps", type=int, default=1)
-    group.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default="no")
+    group.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default=None,
+                       help="default: Accelerate's setting (accelerate launch --mixed_precision / accelerate config)")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (0: at the end)")
     group.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")

@@ -58,7 +58,8 @@ class TrainingConfig:
         lr_decay: multiplicative decay applied every ``lr_decay_steps`` optimizer steps (default: every epoch).
         max_grad_norm: gradient clipping norm; ``None`` disables clipping.
         gradient_accumulation_steps: forward/backward passes per optimizer step.
-        mixed_precision: ``no``, ``bf16`` or ``fp16`` (where the device supports it).
+        mixed_precision: ``no``, ``bf16`` or ``fp16`` (where the device supports it); None: Accelerate's setting
+            (``accelerate launch --mixed_precision``, ``accelerate config``, ``ACCELERATE_MIXED_PRECISION``).
         seed: seeds the model init, the data order, dropout and the mask samplers.
         save_every: write a ``save_state`` checkpoint every this many steps (0: only at the end).
         checkpoints_total_limit: keep at most this many checkpoints.
@@ -86,7 +87,7 @@ class TrainingConfig:
     lr_decay_steps: int | None = None
     max_grad_norm: float | None = 1.0
     gradient_accumulation_steps: int = 1
-    mixed_precision: str = "no"
+    mixed_precision: str | None = None
     seed: int = 0
     save_every: int = 0
     checkpoints_total_limit: int | None = 3
@@ -102,7 +103,7 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.mixed_precision not in ("no", "bf16", "fp16"):
+        if self.mixed_precision not in (None, "no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision: expected 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
         for name in ("batch_size", "gradient_accumulation_steps", "epochs", "log_every"):
             if getattr(self, name) < 1:
