@@ -167,8 +167,8 @@ def test_masked_pose_modeling_losses_and_shapes():
     expected = 2.0 * output.loss_2d + 3.0 * output.loss_3d + 8.0 * output.loss_lift
     torch.testing.assert_close(output.loss, expected)
     output.loss.backward()
-    assert model.decoder.temporal_mask_token.grad is not None
-    assert model.mpm.spatial_mask_token_2d.grad is not None
+    assert model.decoder.temporal_mask_token.grad.abs().sum() > 0
+    assert model.mpm.spatial_mask_token_2d.grad.abs().sum() > 0
 
 
 def test_masked_pose_modeling_loss_decreases():
@@ -206,6 +206,13 @@ def test_lifting_refine_uses_camera_inputs():
     output = model(poses=poses(), camera_intrinsics=intrinsics, root_depth=torch.tensor([5.0, 4.0]))
     assert output.refined_poses_3d.shape == (2, 1, 17, 3)
     torch.testing.assert_close(output.refined_poses_3d[..., 2], output.poses_3d[..., 2])
+    # x, y are blended with the back-projection, which depends on the camera and the root depth
+    assert not torch.allclose(output.refined_poses_3d[..., :2], output.poses_3d[..., :2])
+    other_camera = model(poses=poses(), camera_intrinsics=intrinsics * 1.5, root_depth=torch.tensor([5.0, 4.0]))
+    deeper = model(poses=poses(), camera_intrinsics=intrinsics, root_depth=torch.tensor([9.0, 8.0]))
+    for changed in (other_camera, deeper):
+        assert (changed.refined_poses_3d[..., :2] - output.refined_poses_3d[..., :2]).abs().max() > 1e-3
+        torch.testing.assert_close(changed.poses_3d, output.poses_3d)  # the unrefined prediction is the same
 
 
 def test_completion_named_parts_and_loss():
@@ -273,7 +280,8 @@ def test_bfloat16_inference():
     reference = model(poses=poses()).poses_3d
     half = model.to(torch.bfloat16)(poses=poses().bfloat16()).poses_3d
     assert half.dtype == torch.bfloat16
-    assert (half.float() - reference).abs().max() < 0.05
+    assert reference.abs().max() > 5e-3  # the tolerance below is far under the outputs' size
+    torch.testing.assert_close(half.float(), reference, atol=1e-3, rtol=3e-2)
 
 
 # ---------------------------------------------------------------------------------------------- save / load
@@ -290,7 +298,7 @@ def test_stage_one_checkpoint_loads_into_stage_two_heads(tmp_path):
         if head is MPMForPoseLifting:
             assert info["missing_keys"] and all(
                 key.startswith(("sequence_head", "centre_head", "strided_transformer")) for key in info["missing_keys"])
-            assert all(key.startswith("decoder.") for key in info["unexpected_keys"])
+            assert info["unexpected_keys"] and all(key.startswith("decoder.") for key in info["unexpected_keys"])
         else:
             assert not info["missing_keys"]
             for name, tensor in stage_one.decoder.state_dict().items():

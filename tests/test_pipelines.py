@@ -119,6 +119,11 @@ def test_pipeline_from_model_instance_and_construction_defaults(lifting_dir):
         pipe(keypoints)["poses_3d"], pipe(keypoints, batch_size=256, mode="sequence")["poses_3d"], atol=1e-6
     )
     assert pipe._forward_params == {"batch_size": 4, "mode": "sequence"}
+    # normalized=True from the construction: pixel-sized values are taken as normalised, not refused as pixels
+    large = keypoints * 3
+    np.testing.assert_allclose(pipe(large)["poses_3d"], pipe(large, normalized=True)["poses_3d"], atol=1e-6)
+    with pytest.raises(ValueError, match="image_size"):
+        MPMPoseLiftingPipeline(model=model, device="cpu")(pixel_sequence(30))
 
 
 def test_pipeline_rejects_the_wrong_head(completion_dir):
@@ -218,14 +223,41 @@ def test_per_frame_batching_equals_a_naive_window_loop(lifter):
     keypoints[5:9, 3] = np.nan
     missing = ~np.isfinite(keypoints).all(-1)
     result = lifter(keypoints, normalized=True, batch_size=16)
+    step = lifter.model.config.downsample
     with torch.no_grad():
         naive = np.stack(
-            [
+            [  # one centred window at a time, edge-replicated at the ends, built here independently of the library
                 direct_window(lifter.model, keypoints[rows], missing[rows], head="poses_3d")[0]
-                for rows in window_indices(num_frames, WINDOW)  # one centred, edge-padded window at a time
+                for rows in (np.clip(c + (np.arange(WINDOW) - WINDOW // 2) * step, 0, num_frames - 1)
+                             for c in range(num_frames))
             ]
         )
     np.testing.assert_allclose(result["poses_3d"], naive, atol=1e-5)
+    np.testing.assert_array_equal(window_indices(num_frames, WINDOW, step)[[0, 20, 39]],
+                                  [np.clip(c + (np.arange(WINDOW) - 13) * step, 0, 39) for c in (0, 20, 39)])
+
+
+@pytest.mark.parametrize("num_frames", [60, 20])
+def test_sequence_mode_equals_a_naive_loop_over_non_overlapping_windows(lifter, num_frames):
+    keypoints = normalised(pixel_sequence(num_frames, seed=8))
+    keypoints[10:12, 5] = np.nan
+    missing = ~np.isfinite(keypoints).all(-1)
+    result = lifter(keypoints, normalized=True, mode="sequence")["poses_3d"]
+    # windows at 0, 27, ...; the last one moved back to end at the last frame (60 frames: 0, 27, 33), or, for a
+    # sequence shorter than a window, one window edge-padded with the last frame
+    starts = list(range(0, num_frames - WINDOW + 1, WINDOW))
+    if not starts:
+        starts = [0]
+    elif starts[-1] + WINDOW < num_frames:
+        starts.append(num_frames - WINDOW)
+    expected = np.full((num_frames, 17, 3), np.nan)
+    with torch.no_grad():
+        for start in starts:
+            rows = np.minimum(np.arange(start, start + WINDOW), num_frames - 1)
+            poses = direct_window(lifter.model, keypoints[rows], missing[rows])
+            stop = min(start + WINDOW, num_frames)
+            expected[start:stop] = poses[: stop - start]
+    np.testing.assert_allclose(result, expected, atol=1e-5)
 
 
 def test_sequence_mode_does_not_depend_on_batch_size(lifter):

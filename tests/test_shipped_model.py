@@ -43,9 +43,8 @@ def test_shipped_model_accuracy_on_s9_matches_its_card(shared_data_dir):
     report = evaluate_lifting(model, sequences, frame_step=20, progress=False)
     card = json.loads((SHIPPED / "eval_results.json").read_text())[0]
     assert report["num_frames"] > 500
-    # one action's subsample: within 25 mm of the all-S9 figure of the card, and far from an untrained model
-    assert abs(report["mpjpe"] - card["mpjpe"]) < 25.0
-    assert report["mpjpe"] < 100.0
+    # every 20th frame of Walking against the card's Walking figure (all its frames; measured 36.75 vs 36.82 mm)
+    assert abs(report["mpjpe"] - card["per_action"]["Walking"]["mpjpe"]) < 1.5
 
 
 def test_ship_model_script_writes_weights_card_and_results(tmp_path):

@@ -36,10 +36,17 @@ def sequence() -> tuple[np.ndarray, np.ndarray]:
     return poses, keypoints
 
 
-def _assert_non_trivial_png(path):
-    assert path.exists() and path.stat().st_size > 5_000
-    pixels = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
-    assert pixels.std() > 1.0
+def _count_colour(path, colour: str, tolerance: int = 40) -> int:
+    """Pixels of the image within ``tolerance`` (per channel) of ``colour`` (hex)."""
+    pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.int64)
+    target = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(pixels - target).max(axis=-1) <= tolerance).sum())
+
+
+def _assert_draws_limbs(path, minimum: int = 50):
+    """A real pose figure: both sides' limb colours are on it (blank axes would pass a size or variance check)."""
+    assert path.exists()
+    assert _count_colour(path, LEFT_COLOR) > minimum and _count_colour(path, RIGHT_COLOR) > minimum
 
 
 def test_gif_has_every_frame(sequence, tmp_path):
@@ -88,8 +95,11 @@ def test_pose_figure_overlay_with_nan_joints(sequence, tmp_path):
         labels=["prediction", "ground truth"],
         title="S9",
     )
-    _assert_non_trivial_png(path)
-    _assert_non_trivial_png(save_pose_figure(poses[1], tmp_path / "single.png", coordinates="world"))
+    _assert_draws_limbs(path)
+    _assert_draws_limbs(save_pose_figure(poses[1], tmp_path / "single.png", coordinates="world"))
+    # the check can fail: a pose with every joint missing draws no limb
+    empty = save_pose_figure(np.full_like(poses[0], np.nan), tmp_path / "empty.png")
+    assert _count_colour(empty, LEFT_COLOR) == _count_colour(empty, RIGHT_COLOR) == 0
 
 
 def test_left_and_right_limbs_get_their_colours(sequence):
@@ -119,4 +129,7 @@ def test_loss_curves_png(tmp_path):
         "eval/loss": [(50, 0.05), (100, 0.02), (150, 0.012)],
         "unused": [],
     }
-    _assert_non_trivial_png(plot_loss_curves(history, tmp_path / "curves" / "loss.png", log_scale=True))
+    path = plot_loss_curves(history, tmp_path / "curves" / "loss.png", log_scale=True)
+    # two series drawn in matplotlib's first two cycle colours; "unused" (empty) gets no line
+    assert _count_colour(path, "#1f77b4", 30) > 100 and _count_colour(path, "#ff7f0e", 30) > 20
+    assert _count_colour(path, "#2ca02c", 30) == 0
