@@ -290,6 +290,9 @@ def test_checkpoints_without_trained_heads_and_bad_options_are_usage_errors(
     code, _, err = run(capsys, "lift", misnamed, "--model", lifting_dir, *common)
     assert code == 2
     assert_one_line_error(err, "lift", "holds a single .npy array, not a .npz archive")
+    code, _, err = run(capsys, "lift", inputs["pixels"], "--model", lifting_dir, "--key", "keypoints", *common)
+    assert code == 2  # --key would be ignored for a .npy
+    assert_one_line_error(err, "lift", "--key: ")
 
 
 # --- complete -----------------------------------------------------------------------------------------------

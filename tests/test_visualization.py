@@ -72,7 +72,8 @@ def test_gif_of_3d_only_with_missing_joints_and_max_frames(sequence, tmp_path):
 def test_mp4_without_ffmpeg_is_a_clear_error(sequence, tmp_path, monkeypatch):
     monkeypatch.setattr(visualization.writers, "is_available", lambda name: False)
     with pytest.raises(RuntimeError, match="ffmpeg"):
-        render_animation(sequence[0], None, tmp_path / "walk.mp4", progress=False)
+        render_animation(sequence[0], None, tmp_path / "new" / "walk.mp4", progress=False)
+    assert not (tmp_path / "new").exists()  # nothing created for a render that cannot happen
     with pytest.raises(ValueError, match=r"\.gif or \.mp4"):
         render_animation(sequence[0], None, tmp_path / "walk.avi", progress=False)
 

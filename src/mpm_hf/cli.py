@@ -126,6 +126,8 @@ def _load_json(path: Path, key: str | None, num_joints: int) -> np.ndarray:
         if key not in content:
             raise UsageError(f"--key: {path} has no field {key!r}; fields: {', '.join(map(str, content))}")
         content = content[key]
+    elif key is not None:
+        raise UsageError(f"--key: {path} holds a list of frames, not an object with fields")
     if not isinstance(content, list) or not content:
         raise UsageError(f"{path}: expected a non-empty list of frames")
     frames = [_json_frame(frame, index, num_joints) for index, frame in enumerate(content)]
@@ -144,6 +146,9 @@ def read_sequence(path: str | Path, key: str | None, person: int | None, num_joi
     if not path.is_file():
         raise UsageError(f"INPUT: no such file: {path}")
     suffix = path.suffix.lower()
+    if key is not None and suffix == ".npy":
+        raise UsageError(f"--key: {path} is a .npy file holding one array; --key names an array of a .npz or a "
+                         "field of a JSON object")
     if suffix == ".npz":
         array = _load_npz(path, key)
     elif suffix == ".npy":

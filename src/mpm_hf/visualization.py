@@ -379,8 +379,8 @@ def render_animation(
     num_frames = len(poses) if max_frames is None else min(len(poses), max_frames)
     if num_frames < 1:
         raise ValueError("nothing to render: the sequence has no frames")
+    writer = _movie_writer(Path(output_path), fps)  # checked before any folder is created
     path = _output_path(output_path)
-    writer = _movie_writer(path, fps)
 
     points = _plot_axes(poses[:num_frames], coordinates)
     root = _root_index(skeleton)
