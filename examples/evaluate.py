@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
         settings = parse_occlusion_settings(args.occlusions) if args.occlusions else None
         table = evaluate_completion(model, sequences, modality=args.completion, settings=settings,
                                     frame_step=max(args.frame_step, 1),
-                                    downsample=_downsample(args, model), progress=args.progress)
+                                    downsample=args.downsample, progress=args.progress)
         report = {"task": f"completion_{args.completion}", "model": args.model, "dataset": args.dataset,
                   "subjects": _subjects(args), "keypoints": args.keypoints, "frame_step": max(args.frame_step, 1),
                   "mpjpe_by_occlusion": table}
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
         model = _model_class(args.model, None).from_pretrained(args.model).to(args.device).eval()
         result = evaluate_lifting(model, sequences, mode="sequence" if args.fast else args.mode,
                                   flip_test=args.flip_test, batch_size=args.batch_size,
-                                  downsample=_downsample(args, model), frame_step=args.frame_step,
+                                  downsample=args.downsample, frame_step=args.frame_step,
                                   progress=args.progress, pck_auc=args.dataset == "3dhp")
         markdown = result.pop("markdown")
         report = {"task": "lifting", "model": args.model, "dataset": args.dataset, "subjects": _subjects(args),
@@ -103,12 +103,6 @@ def _model_class(path: str, completion: str | None) -> type:
 def _subjects(args: argparse.Namespace) -> str | None:
     """Human3.6M's test subjects; the other corpora have a fixed test split."""
     return args.subjects if args.dataset == "h36m" else None
-
-
-def _downsample(args: argparse.Namespace, model) -> int:
-    if args.downsample is not None:
-        return args.downsample
-    return int(getattr(model.config, "downsample", 1))
 
 
 if __name__ == "__main__":

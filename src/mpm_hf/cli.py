@@ -229,10 +229,10 @@ def _load_pipeline(task: str, model: str, device: str | None) -> Any:
     _check_model_location(model)
     if device is not None:
         try:
-            torch.device(device)
+            device_type = torch.device(device).type
         except (RuntimeError, ValueError):
             raise UsageError(f"--device: expected cpu, cuda, cuda:N or mps, got {device!r}") from None
-        if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        if device_type == "cuda" and not torch.cuda.is_available():
             raise UsageError(f"--device: {device} was asked for, but no CUDA device is available")
     register_pipelines()
     location = Path(model).expanduser()

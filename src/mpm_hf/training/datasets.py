@@ -37,6 +37,7 @@ def load_sequences(name: str, args: argparse.Namespace, split: str = "train") ->
 
 def build_windows(args: argparse.Namespace, num_frames: int, split: str = "train") -> PoseWindows | MixedPoseWindows:
     """Windows of ``num_frames`` over every corpus in ``args.dataset`` (mixed when several)."""
+    downsample = resolve_downsample(args)  # one tds for the run: the model's config records it
     parts = []
     for name in args.dataset:
         sequences = load_sequences(name, args, split)
@@ -49,7 +50,7 @@ def build_windows(args: argparse.Namespace, num_frames: int, split: str = "train
                 valid=[s["valid"] for s in sequences],
                 num_frames=num_frames,
                 stride=args.window_stride,
-                downsample=resolve_downsample(args),
+                downsample=downsample,
                 flip_augment=args.flip_augment,
                 skeleton=model_skeleton(sequences[0]["keypoints_2d"].shape[1]),
             )
