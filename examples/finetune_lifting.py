@@ -22,6 +22,7 @@ from mpm_hf.training.arguments import (
     add_model_arguments,
     add_training_arguments,
     build_model,
+    cameras_from_args,
     noise_from_args,
     parse_with_config,
     training_config_from_args,
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
     set_seed(args.seed)  # the same initial weights on every process and every run
     model = build_model(MPMForPoseLifting, args)
     dataset = build_windows(args, model.config.num_frames)
-    summary = train(model, dataset, LiftingStep(noise=noise_from_args(args)), training_config_from_args(args),
+    summary = train(model, dataset, LiftingStep(noise=noise_from_args(args), cameras=cameras_from_args(args)), training_config_from_args(args),
                     collate_fn=collate_windows,
                     run_config={"stage": "lifting", "init_from": args.init_from or "scratch",
                                 "num_windows": len(dataset)})

@@ -21,6 +21,7 @@ from mpm_hf.training.arguments import (
     add_model_arguments,
     add_training_arguments,
     build_model,
+    cameras_from_args,
     noise_from_args,
     parse_with_config,
     training_config_from_args,
@@ -40,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="add the masked 2D->3D lifting loss (needs paired 2D/3D, as in the release)")
     group.add_argument("--paired", dest="unpaired", action="store_false",
                        help="use the 3D of the same window for the 3D branch (release: unpaired)")
+    group.add_argument("--rotate-3d", action="store_true",
+                       help="turn every 3D clip of the 3D branch by a random yaw (and a small pitch): 3D needs no "
+                            "detector, so every rotation is a new sample")
+    group.add_argument("--no-3d", dest="use_3d", action="store_false",
+                       help="masked 2D modelling only (no 3D branch, no lifting): the 2D-only pre-training arm")
     group.add_argument("--init-from", default=None, help="continue from a saved MPM folder or Hub repo")
     return parser
 
@@ -49,7 +55,8 @@ def main(argv: list[str] | None = None) -> dict:
     set_seed(args.seed)  # the same initial weights on every process and every run
     model = build_model(MPMForMaskedPoseModeling, args)
     dataset = build_windows(args, model.config.num_frames)
-    step = PretrainStep(noise=noise_from_args(args), masked_lift=args.masked_lift, unpaired=args.unpaired)
+    step = PretrainStep(noise=noise_from_args(args), masked_lift=args.masked_lift, unpaired=args.unpaired,
+                        cameras=cameras_from_args(args), rotate_3d=args.rotate_3d, use_3d=args.use_3d)
     summary = train(model, dataset, step, training_config_from_args(args), collate_fn=collate_windows,
                     run_config={"stage": "pretrain", "num_windows": len(dataset)})
     print(f"[mpm-hf] stage I done: {summary['global_step']} steps in {summary['wall_time_s']:.0f} s -> "

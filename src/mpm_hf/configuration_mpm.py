@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from transformers import PretrainedConfig
 
 MASK_STRATEGIES = ("spatio_temporal", "spatial", "temporal")
+INPUT_NORMALIZATIONS = ("screen", "window")
 
 
 def default_strides(num_frames: int) -> list[int]:
@@ -77,6 +78,14 @@ class MPMConfig(PretrainedConfig):
         downsample (`int`, defaults to 1): frame step inside a window (the release's ``tds``: 2 for Human3.6M, a
             243-frame window then spans 485 source frames). Inference windows use the step the model was trained
             with.
+        input_normalization (`str`, defaults to `"screen"`): how the model sees 2D input.
+            ``"screen"`` (the release's): the coordinates are used as given, normalised screen coordinates; the
+            2D then carries the image size and the person's scale and position, and a converted released
+            checkpoint reproduces the release exactly. ``"window"``: each window is centred on the mean of its
+            per-frame person boxes and divided by half their mean larger side (visible joints only), so lifting
+            depends neither on the image size nor on the person's scale or position in the image (any
+            ``a * x + b`` of the input gives the same output): pixels, normalised screen coordinates and crops
+            all work. 3D input is never normalised.
 
     Units: 2D inputs are normalised screen coordinates (``x / w * 2 - 1``, ``y / w * 2 - h / w``); 3D poses are
     camera-space metres, root-relative (the pelvis, joint 0, is at the origin).
@@ -113,6 +122,7 @@ class MPMConfig(PretrainedConfig):
         refine_hidden_size: int = 1024,
         initializer_range: float = 0.02,
         downsample: int = 1,
+        input_normalization: str = "screen",
         **kwargs,
     ):
         self.num_joints = num_joints
@@ -142,6 +152,7 @@ class MPMConfig(PretrainedConfig):
         self.refine_hidden_size = refine_hidden_size
         self.initializer_range = initializer_range
         self.downsample = downsample
+        self.input_normalization = input_normalization
         super().__init__(**kwargs)
         self.validate_mpm()
 
@@ -212,6 +223,8 @@ class MPMConfig(PretrainedConfig):
               "batch_norm_momentum", "a number in (0, 1]")
         check(isinstance(self.leaky_relu_slope, (int, float)) and self.leaky_relu_slope >= 0, "leaky_relu_slope",
               "a number >= 0")
+        check(self.input_normalization in INPUT_NORMALIZATIONS, "input_normalization",
+              f"one of {INPUT_NORMALIZATIONS}")
         check(self.mask_strategy in MASK_STRATEGIES, "mask_strategy", f"one of {MASK_STRATEGIES}")
         check(isinstance(self.spatial_mask_num_joints, int)
               and 0 <= self.spatial_mask_num_joints < self.num_joints,

@@ -48,11 +48,17 @@ class MPMModelOutput(ModelOutput):
             Frame index of each encoded token; `None` when every frame was encoded.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*): input of every temporal layer and the final output,
             each `(batch_size, num_visible_frames, hidden_size)`, when `output_hidden_states=True`.
+        input_centre (`torch.FloatTensor` of shape `(batch_size, 1, 1, 2)`, *optional*),
+        input_scale (`torch.FloatTensor` of shape `(batch_size, 1, 1, 1)`, *optional*): with
+            `config.input_normalization="window"` and 2D input, the encoder saw `(poses - input_centre) /
+            input_scale` (units of the input).
     """
 
     last_hidden_state: torch.FloatTensor | None = None
     visible_frame_indices: torch.LongTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    input_centre: torch.FloatTensor | None = None
+    input_scale: torch.FloatTensor | None = None
 
 
 @dataclass
@@ -61,7 +67,8 @@ class MPMMaskedPoseModelingOutput(ModelOutput):
 
     Args:
         loss (`torch.FloatTensor` of shape `()`, *optional*): weighted sum of the losses below that apply.
-        loss_2d (`torch.FloatTensor`, *optional*): MPJPE of the reconstructed 2D sequence (normalised screen units).
+        loss_2d (`torch.FloatTensor`, *optional*): MPJPE of the reconstructed 2D sequence (normalised screen units;
+            with `input_normalization="window"`, units of the window's half box size).
         loss_3d (`torch.FloatTensor`, *optional*): MPJPE of the reconstructed 3D sequence (metres).
         loss_lift (`torch.FloatTensor`, *optional*): MPJPE of the 3D lifted from the masked 2D sequence (metres).
         reconstructed_2d (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 2)`, *optional*).
@@ -148,6 +155,32 @@ def mpjpe_loss(prediction: torch.Tensor, target: torch.Tensor, valid: torch.Tens
     target = torch.where(valid[..., None], target, prediction.detach())
     errors = torch.linalg.vector_norm(prediction - target, dim=-1)
     return (errors * valid).sum() / valid.sum().clamp(min=1)
+
+
+def window_normalization(keypoints: torch.Tensor, visible: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centre and scale of person-centred, scale-normalised 2D (``config.input_normalization="window"``).
+
+    Args:
+        keypoints: ``(batch, frames, joints, 2)`` in any units (pixels, normalised screen coordinates).
+        visible: ``(batch, frames, joints)`` bool, the joints that count (missing / masked ones may hold anything).
+
+    Returns ``centre (batch, 1, 1, 2)``: the mean over frames of the per-frame box centres, and ``scale (batch, 1, 1,
+    1)``: half the mean over frames of the per-frame boxes' larger side; frames with fewer than two visible joints
+    are left out, and a window without any such frame (or a degenerate one) gets centre 0 and scale 1. Per window,
+    not per frame, so the person's motion inside the window is kept; ``(keypoints - centre) / scale`` is the same
+    for ``a * keypoints + b`` (any image size, person size or position).
+    """
+    inside = visible[..., None]
+    lowest = torch.where(inside, keypoints, torch.inf).amin(dim=2)  # (batch, frames, 2)
+    highest = torch.where(inside, keypoints, -torch.inf).amax(dim=2)
+    counted = visible.sum(dim=-1) >= 2  # (batch, frames)
+    frames = counted.sum(dim=1).clamp(min=1)
+    size = torch.where(counted, (highest - lowest).amax(dim=-1), 0.0).sum(dim=1) / frames  # (batch,)
+    centre = torch.where(counted[..., None], (highest + lowest) / 2, 0.0).sum(dim=1) / frames[:, None]
+    usable = size > 0
+    scale = torch.where(usable, size / 2, 1.0)
+    centre = torch.where(usable[:, None], centre, 0.0)
+    return centre[:, None, None, :], scale[:, None, None, None]
 
 
 def zero_root(poses: torch.Tensor) -> torch.Tensor:
@@ -753,6 +786,15 @@ class MPMModel(MPMPreTrainedModel):
         spatial_mask = check_mask(spatial_mask, (batch_size, num_frames, num_joints), "spatial_mask")
         temporal_mask = check_mask(temporal_mask, (batch_size, num_frames), "temporal_mask")
 
+        centre = scale = None
+        if coords == 2 and self.config.input_normalization == "window":
+            visible = torch.isfinite(poses).all(dim=-1)
+            if spatial_mask is not None:
+                visible = visible & ~spatial_mask
+            if temporal_mask is not None:
+                visible = visible & ~temporal_mask[..., None]
+            centre, scale = window_normalization(poses.detach(), visible)
+            poses = (poses - centre) / scale
         if spatial_mask is not None:
             token = self.spatial_mask_token_2d if coords == 2 else self.spatial_mask_token_3d
             poses = torch.where(spatial_mask[..., None], token.to(poses.dtype), poses)
@@ -784,6 +826,8 @@ class MPMModel(MPMPreTrainedModel):
             last_hidden_state=hidden_states,
             visible_frame_indices=visible_frames,
             hidden_states=all_hidden_states,
+            input_centre=centre,
+            input_scale=scale,
         )
         return output if return_dict is not False else output.to_tuple()
 
@@ -827,15 +871,16 @@ class MPMForMaskedPoseModeling(MPMPreTrainedModel):
         spatial_mask: torch.Tensor | None,
         temporal_mask: torch.Tensor | None,
         generator: torch.Generator | None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Mask, encode and restore one modality: returns the decoder input ``(B, T, C)`` and the masks used."""
+    ) -> tuple[MPMModelOutput, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mask, encode and restore one modality: returns the encoder output, the decoder input ``(B, T, C)`` and
+        the masks used."""
         if spatial_mask is None or temporal_mask is None:
             sampled_spatial, sampled_temporal = self._sample_masks(poses, generator)
             spatial_mask = sampled_spatial if spatial_mask is None else spatial_mask
             temporal_mask = sampled_temporal if temporal_mask is None else temporal_mask
         encoded = self.mpm(poses, spatial_mask=spatial_mask, temporal_mask=temporal_mask)
         restored = self.decoder.restore_frames(encoded.last_hidden_state, encoded.visible_frame_indices)
-        return restored, spatial_mask.bool(), temporal_mask.bool()
+        return encoded, restored, spatial_mask.bool(), temporal_mask.bool()
 
     def forward(
         self,
@@ -877,16 +922,21 @@ class MPMForMaskedPoseModeling(MPMPreTrainedModel):
         losses = []
         if keypoints_2d is not None:
             check_poses(keypoints_2d, self.config, "keypoints_2d", coords=(2,))
-            restored, output.spatial_mask_2d, output.temporal_mask_2d = self._encode_masked(
+            encoded, restored, output.spatial_mask_2d, output.temporal_mask_2d = self._encode_masked(
                 keypoints_2d, spatial_mask_2d, temporal_mask_2d, generator
             )
-            output.reconstructed_2d = self.decoder(restored, coords=2)
+            reconstructed = self.decoder(restored, coords=2)
             target_2d = keypoints_2d if labels_2d is None else labels_2d
+            if encoded.input_scale is not None:  # the decoder works in the window-normalised space of the encoder
+                target_2d = (target_2d - encoded.input_centre) / encoded.input_scale
+                output.reconstructed_2d = reconstructed * encoded.input_scale + encoded.input_centre
+            else:
+                output.reconstructed_2d = reconstructed
             if valid_2d is None:
                 valid_2d = torch.isfinite(target_2d).all(dim=-1)
             valid_2d = check_mask(valid_2d, tuple(target_2d.shape[:-1]), "valid_2d")
             if valid_2d.any():
-                output.loss_2d = mpjpe_loss(output.reconstructed_2d, target_2d, valid_2d)
+                output.loss_2d = mpjpe_loss(reconstructed, target_2d, valid_2d)
                 losses.append(self.config.loss_weight_2d * output.loss_2d)
             if lift_labels is not None:
                 output.lifted_3d = zero_root(self.decoder(restored, coords=3))
@@ -894,7 +944,7 @@ class MPMForMaskedPoseModeling(MPMPreTrainedModel):
                 losses.append(self.config.loss_weight_lift * output.loss_lift)
         if poses_3d is not None:
             check_poses(poses_3d, self.config, "poses_3d", coords=(3,))
-            restored, output.spatial_mask_3d, output.temporal_mask_3d = self._encode_masked(
+            _, restored, output.spatial_mask_3d, output.temporal_mask_3d = self._encode_masked(
                 poses_3d, spatial_mask_3d, temporal_mask_3d, generator
             )
             output.reconstructed_3d = zero_root(self.decoder(restored, coords=3))

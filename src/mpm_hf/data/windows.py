@@ -54,11 +54,15 @@ class PoseWindows(torch.utils.data.Dataset):
             (x negated, left/right joints swapped, see :func:`mpm_hf.keypoints.flip_poses`).
         skeleton: Joint order, for flipping.
         transform: Optional callable applied to each fetched batch dict (e.g. :class:`Keypoint2DNoise`).
+        root_trajectory: Per-sequence ``(N_i, 3)`` camera-space pelvis positions (metres), or ``None``; with it,
+            training can re-project the 3D through virtual cameras (``mpm_hf.training.tasks.VirtualCameras``).
+        projected_2d: Whether the 2D is the exact projection of the 3D (ground truth), not a detector's output:
+            only such windows may be replaced by virtual-camera projections.
 
     Items are dicts of tensors: ``keypoints_2d (T, J, 2)`` and/or ``poses_3d (T, J, 3)`` float32,
-    ``valid (T, J)`` bool, ``flipped`` bool, ``sequence_index`` and ``centre_frame`` (index of the
-    centre frame within its sequence) int64; :meth:`__getitems__` returns the same with a leading
-    batch dimension.
+    ``valid (T, J)`` bool, ``root_trajectory (T, 3)`` float32 when given, ``flipped`` and ``projected_2d`` bool,
+    ``sequence_index`` and ``centre_frame`` (index of the centre frame within its sequence) int64;
+    :meth:`__getitems__` returns the same with a leading batch dimension.
     """
 
     def __init__(
@@ -72,6 +76,8 @@ class PoseWindows(torch.utils.data.Dataset):
         flip_augment: bool = False,
         skeleton: str | Skeleton = "h36m",
         transform: Callable[[Batch], Batch] | None = None,
+        root_trajectory: Sequence[np.ndarray] | None = None,
+        projected_2d: bool = False,
     ) -> None:
         if keypoints_2d is None and poses_3d is None:
             raise ValueError("PoseWindows needs keypoints_2d, poses_3d or both")
@@ -83,6 +89,7 @@ class PoseWindows(torch.utils.data.Dataset):
         self.flip_augment = flip_augment
         self.skeleton = get_skeleton(skeleton)
         self.transform = transform
+        self.projected_2d = bool(projected_2d)
 
         lengths = None
         self.arrays: dict[str, np.ndarray] = {}
@@ -105,7 +112,15 @@ class PoseWindows(torch.utils.data.Dataset):
         else:
             reference = self.arrays.get("keypoints_2d", self.arrays.get("poses_3d"))
             self.arrays["valid"] = np.isfinite(reference).all(axis=-1)
-        joint_counts = {a.shape[1] for a in self.arrays.values()}
+        if root_trajectory is not None:
+            if [len(r) for r in root_trajectory] != lengths:
+                raise ValueError(
+                    f"root_trajectory frame counts {[len(r) for r in root_trajectory]} differ from poses {lengths}"
+                )
+            self.arrays["root_trajectory"] = _concatenate(
+                [np.asarray(r)[:, None] for r in root_trajectory], "root_trajectory", np.float32, 3
+            )[:, 0]
+        joint_counts = {a.shape[1] for key, a in self.arrays.items() if key != "root_trajectory"}
         if joint_counts != {self.skeleton.num_joints}:
             raise ValueError(
                 f"arrays have {sorted(joint_counts)} joints, skeleton {self.skeleton.name!r} has "
@@ -174,9 +189,12 @@ class PoseWindows(torch.utils.data.Dataset):
                 values[flipped] = flip_poses(values[flipped], self.skeleton)
             elif key == "valid" and flipped.any():
                 values[flipped] = values[flipped][..., list(self.skeleton.flip_permutation)]
+            elif key == "root_trajectory" and flipped.any():
+                values[flipped, :, 0] *= -1  # the mirror of flip_poses: x negated
             batch[key] = torch.from_numpy(values)
         centre = frames[:, self.num_frames // 2]  # offset 0 is never clipped
         batch["flipped"] = torch.from_numpy(flipped)
+        batch["projected_2d"] = torch.full((len(flipped),), self.projected_2d, dtype=torch.bool)
         batch["sequence_index"] = torch.from_numpy(sequence)
         batch["centre_frame"] = torch.from_numpy(centre - self.sequence_starts[sequence])
         return self.transform(batch) if self.transform is not None else batch
@@ -212,6 +230,9 @@ class MixedPoseWindows(torch.utils.data.Dataset):
                 raise ValueError(
                     f"dataset {i} has (num_frames, num_joints, keys) = {signature}, dataset 0 has {expected}"
                 )
+        arrays = [sorted(ds.arrays) for ds in datasets]
+        if any(a != arrays[0] for a in arrays):
+            raise ValueError(f"MixedPoseWindows: the datasets hold different arrays: {arrays}")
         self.datasets = list(datasets)
         self.cumulative_sizes = np.cumsum([len(ds) for ds in datasets]).astype(np.int64)
 

@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..configuration_mpm import MASK_STRATEGIES, MPMConfig
+from ..configuration_mpm import INPUT_NORMALIZATIONS, MASK_STRATEGIES, MPMConfig
 from .loop import OPTIMIZERS, TrainingConfig
-from .tasks import DetectorNoise
+from .tasks import DetectorNoise, VirtualCameras
 
 
 def _csv(value: str) -> list[str]:
@@ -30,6 +30,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--num-layers", type=int, default=4, help="shared temporal transformer layers")
     group.add_argument("--num-heads", type=int, default=8)
     group.add_argument("--num-joints", type=int, default=17)
+    group.add_argument("--input-normalization", choices=INPUT_NORMALIZATIONS, default="window",
+                       help="window: person-centred, scale-normalised 2D per window (independent of the image size "
+                            "and the person's scale / position); screen: the release's (converted checkpoints)")
     # Training-objective flags: None keeps the config's value (MPMConfig's default, or the --init-from checkpoint's)
     group.add_argument("--mask-strategy", choices=MASK_STRATEGIES, default=None, help="default spatio_temporal")
     group.add_argument("--spatial-mask-joints", type=int, default=None, help="r_s: joints masked per frame (5)")
@@ -51,7 +54,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, default_subjects: str = 
     group.add_argument("--dataset", type=_csv, default=["h36m"], help="corpora, comma separated: h36m,3dhp,amass")
     group.add_argument("--data-dir", default="../shared/data/h36m", help="folder of the corpus files")
     group.add_argument("--subjects", type=_csv, default=_csv(default_subjects), help="Human3.6M subjects")
-    group.add_argument("--keypoints", default="gt", help="2D source: gt, sh_pt_mpii, cpn_ft_h36m_dbb or a file")
+    group.add_argument("--keypoints", type=_csv, default=["gt"],
+                       help="2D sources, comma separated: gt, sh_pt_mpii, cpn_ft_h36m_dbb or a file; several give "
+                            "one window set each, mixed per window (e.g. gt,sh_pt_mpii: half the windows detected)")
     group.add_argument("--downsample", type=int, default=None,
                        help="tds: frame step inside a window (default: the paper's for the corpora: 2 for Human3.6M, "
                             "AMASS and synthetic, 1 for MPI-INF-3DHP)")
@@ -65,6 +70,10 @@ def add_data_arguments(parser: argparse.ArgumentParser, default_subjects: str = 
     group.add_argument("--noise-tube-drop-prob", type=float, default=0.0,
                        help="probability a window misses 1..--noise-tube-drop-joints joints in every frame")
     group.add_argument("--noise-tube-drop-joints", type=int, default=2)
+    group.add_argument("--virtual-camera-prob", type=float, default=0.0,
+                       help="fraction of ground-truth-2D windows re-projected through a random virtual camera "
+                            "(rotated about the pelvis, random distance, offset and focal length; 3D labels turned "
+                            "with it)")
 
 
 def add_training_arguments(
@@ -136,6 +145,7 @@ def model_config_from_args(args: argparse.Namespace) -> MPMConfig:
         intermediate_size=args.intermediate_size,
         num_hidden_layers=args.num_layers,
         num_attention_heads=args.num_heads,
+        input_normalization=getattr(args, "input_normalization", "screen"),
         **_objective_overrides(args),
     )
 
@@ -229,6 +239,12 @@ def training_config_from_args(args: argparse.Namespace) -> TrainingConfig:
         progress=args.progress,
         check_replicas=args.check_replicas,
     )
+
+
+def cameras_from_args(args: argparse.Namespace) -> VirtualCameras:
+    if not 0 <= args.virtual_camera_prob <= 1:
+        raise ValueError(f"--virtual-camera-prob: expected a probability in [0, 1], got {args.virtual_camera_prob}")
+    return VirtualCameras(prob=args.virtual_camera_prob)
 
 
 def noise_from_args(args: argparse.Namespace) -> DetectorNoise:

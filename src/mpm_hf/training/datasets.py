@@ -12,12 +12,21 @@ from .arguments import resolve_downsample
 CORPORA = ("h36m", "3dhp", "amass", "synthetic")
 
 
-def load_sequences(name: str, args: argparse.Namespace, split: str = "train") -> list[dict]:
-    """Per-sequence dicts (``keypoints_2d``, ``poses_3d``, ``valid`` ...) of one corpus."""
+def _keypoint_sources(args: argparse.Namespace) -> list[str]:
+    sources = args.keypoints
+    return [sources] if isinstance(sources, str) else list(sources)
+
+
+def load_sequences(
+    name: str, args: argparse.Namespace, split: str = "train", keypoints: str | None = None
+) -> list[dict]:
+    """Per-sequence dicts (``keypoints_2d``, ``poses_3d``, ``valid`` ...) of one corpus (``keypoints``: the
+    Human3.6M 2D source, default the first of ``--keypoints``)."""
     if name == "h36m":
         from ..data.h36m import load_h36m_arrays
 
-        return load_h36m_arrays(args.data_dir, subjects=tuple(args.subjects), keypoints=args.keypoints)
+        return load_h36m_arrays(args.data_dir, subjects=tuple(args.subjects),
+                                keypoints=keypoints or _keypoint_sources(args)[0])
     if name == "3dhp":
         from ..data.mpi_inf_3dhp import load_mpi_inf_3dhp_arrays
 
@@ -36,23 +45,32 @@ def load_sequences(name: str, args: argparse.Namespace, split: str = "train") ->
 
 
 def build_windows(args: argparse.Namespace, num_frames: int, split: str = "train") -> PoseWindows | MixedPoseWindows:
-    """Windows of ``num_frames`` over every corpus in ``args.dataset`` (mixed when several)."""
+    """Windows of ``num_frames`` over every corpus in ``args.dataset`` (mixed when several); Human3.6M gives one
+    window set per 2D source of ``--keypoints`` (``gt,sh_pt_mpii``: every frame once with projected and once with
+    detected 2D). Windows carry the root trajectory where the corpus has one (for virtual cameras)."""
     downsample = resolve_downsample(args)  # one tds for the run: the model's config records it
     parts = []
     for name in args.dataset:
-        sequences = load_sequences(name, args, split)
-        if not sequences:
-            raise ValueError(f"--dataset {name}: no sequences found in {args.data_dir}")
-        parts.append(
-            PoseWindows(
-                keypoints_2d=[s["keypoints_2d"] for s in sequences],
-                poses_3d=[s["poses_3d"] for s in sequences],
-                valid=[s["valid"] for s in sequences],
-                num_frames=num_frames,
-                stride=args.window_stride,
-                downsample=downsample,
-                flip_augment=args.flip_augment,
-                skeleton=model_skeleton(sequences[0]["keypoints_2d"].shape[1]),
+        for source in _keypoint_sources(args) if name == "h36m" else [None]:
+            sequences = load_sequences(name, args, split, keypoints=source)
+            if not sequences:
+                raise ValueError(f"--dataset {name}: no sequences found in {args.data_dir}")
+            with_root = all("root_trajectory" in s for s in sequences)
+            parts.append(
+                PoseWindows(
+                    keypoints_2d=[s["keypoints_2d"] for s in sequences],
+                    poses_3d=[s["poses_3d"] for s in sequences],
+                    valid=[s["valid"] for s in sequences],
+                    root_trajectory=[s["root_trajectory"] for s in sequences] if with_root else None,
+                    projected_2d=source == "gt",
+                    num_frames=num_frames,
+                    stride=args.window_stride,
+                    downsample=downsample,
+                    flip_augment=args.flip_augment,
+                    skeleton=model_skeleton(sequences[0]["keypoints_2d"].shape[1]),
+                )
             )
-        )
+    if len({tuple(sorted(p.arrays)) for p in parts}) > 1:  # e.g. Human3.6M with AMASS: drop what not all have
+        for part in parts:
+            part.arrays.pop("root_trajectory", None)
     return parts[0] if len(parts) == 1 else MixedPoseWindows(parts)

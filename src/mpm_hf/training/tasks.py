@@ -1,11 +1,13 @@
 """Step functions: one batch of windows -> (loss, logged values), for each MPM training stage.
 
 A batch is the dict that ``mpm_hf.data.windows.PoseWindows`` yields: ``keypoints_2d (B, T, J, 2)`` normalised
-screen coordinates, ``poses_3d (B, T, J, 3)`` metres root-relative, ``valid (B, T, J)`` bool.
+screen coordinates, ``poses_3d (B, T, J, 3)`` metres root-relative, ``valid (B, T, J)`` bool, and optionally
+``root_trajectory (B, T, 3)`` metres and ``projected_2d (B,)`` bool.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -65,6 +67,77 @@ class DetectorNoise:
         return keypoints + noise.to(keypoints.dtype), valid
 
 
+def random_rotations(
+    batch_size: int, max_yaw: float, max_pitch: float, generator: torch.Generator, device: torch.device
+) -> torch.Tensor:
+    """``(batch, 3, 3)`` rotations: a yaw about the camera's vertical (y) axis, uniform in ``[-max_yaw, max_yaw]``
+    radians, after a pitch about its x axis, uniform in ``[-max_pitch, max_pitch]``."""
+    yaw = (torch.rand(batch_size, generator=generator, device=device) * 2 - 1) * max_yaw
+    pitch = (torch.rand(batch_size, generator=generator, device=device) * 2 - 1) * max_pitch
+    zeros, ones = torch.zeros_like(yaw), torch.ones_like(yaw)
+    about_y = torch.stack([yaw.cos(), zeros, yaw.sin(), zeros, ones, zeros, -yaw.sin(), zeros, yaw.cos()], -1)
+    about_x = torch.stack([ones, zeros, zeros, zeros, pitch.cos(), -pitch.sin(), zeros, pitch.sin(), pitch.cos()], -1)
+    return about_y.view(-1, 3, 3) @ about_x.view(-1, 3, 3)
+
+
+@dataclass
+class VirtualCameras:
+    """Ground-truth windows seen through random virtual cameras: new 2D-3D pairs from every 3D window.
+
+    A fraction ``prob`` of the windows whose 2D is an exact projection (``projected_2d``) is rotated about its
+    centre-frame pelvis (yaw about the camera's vertical axis up to ``max_yaw``, pitch up to ``max_pitch`` radians),
+    placed at a depth drawn from ``distance`` (metres) and a screen offset up to ``max_offset`` (in units of the
+    depth), and projected through a pinhole camera of focal length drawn from ``focal`` (normalised screen units:
+    Human3.6M's cameras are about 2.3; the principal point at the image centre). The window's 3D labels turn with
+    it. Detector windows are left alone (their 2D belongs to the real camera). Needs ``root_trajectory`` in the
+    batch.
+    """
+
+    prob: float = 0.0
+    max_yaw: float = math.pi
+    max_pitch: float = 0.35
+    distance: tuple[float, float] = (2.5, 8.0)
+    max_offset: float = 0.25
+    focal: tuple[float, float] = (1.2, 3.5)
+
+    @property
+    def active(self) -> bool:
+        return self.prob > 0
+
+    def __call__(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
+        if not self.active:
+            return batch
+        if "root_trajectory" not in batch:
+            raise ValueError("VirtualCameras: the batch has no root_trajectory (windows built without it)")
+        poses, root = batch["poses_3d"], batch["root_trajectory"]
+        batch_size, num_frames = poses.shape[:2]
+        device = poses.device
+        chosen = torch.rand(batch_size, generator=generator, device=device) < self.prob
+        if "projected_2d" in batch:
+            chosen = chosen & batch["projected_2d"].to(device)
+        if not chosen.any():
+            return batch
+        rotation = random_rotations(batch_size, self.max_yaw, self.max_pitch, generator, device)
+        turned = poses @ rotation[:, None].transpose(-1, -2)  # root-relative, so the pelvis stays at 0
+        trajectory = (root - root[:, num_frames // 2 : num_frames // 2 + 1]) @ rotation.transpose(-1, -2)
+
+        def uniform(low: float, high: float, *shape: int) -> torch.Tensor:
+            return low + (high - low) * torch.rand(batch_size, *shape, generator=generator, device=device)
+
+        depth = uniform(*self.distance)
+        offset = uniform(-self.max_offset, self.max_offset, 2) * depth[:, None]
+        pivot = torch.cat([offset, depth[:, None]], dim=-1)  # (B, 3) centre-frame pelvis in the virtual camera
+        absolute = turned + (trajectory + pivot[:, None])[:, :, None]
+        projected = uniform(*self.focal)[:, None, None, None] * absolute[..., :2] / absolute[..., 2:].clamp(min=0.1)
+
+        out = dict(batch)
+        rows = chosen[:, None, None, None]
+        out["poses_3d"] = torch.where(rows, turned, poses)
+        out["keypoints_2d"] = torch.where(rows, projected.to(batch["keypoints_2d"].dtype), batch["keypoints_2d"])
+        out["root_trajectory"] = torch.where(chosen[:, None, None], trajectory + pivot[:, None], root)
+        return out
+
+
 def _missing(batch: dict[str, torch.Tensor], key: str) -> torch.Tensor:
     """Joints without a usable value: non-finite coordinates, and for the 2D the detections flagged invalid."""
     poses = batch[key]
@@ -75,18 +148,33 @@ def _missing(batch: dict[str, torch.Tensor], key: str) -> torch.Tensor:
 
 
 class PretrainStep:
-    """Stage I: masked 2D modelling + masked 3D modelling (+ masked 2D->3D lifting with ``masked_lift``).
+    """Stage I: masked 2D modelling + masked 3D modelling (+ masked 2D->3D lifting with ``masked_lift``); masked 2D
+    modelling alone with ``use_3d=False`` (the 2D-only arm of the paper's Table 6).
 
     ``unpaired`` (the release's choice) draws the 3D clip of each batch item from another window of the batch, so
     the 2D and 3D branches never see the same motion in one item.
     """
 
-    def __init__(self, noise: DetectorNoise | None = None, masked_lift: bool = False, unpaired: bool = True):
+    def __init__(
+        self,
+        noise: DetectorNoise | None = None,
+        masked_lift: bool = False,
+        unpaired: bool = True,
+        cameras: VirtualCameras | None = None,
+        rotate_3d: bool = False,
+        use_3d: bool = True,
+    ):
+        if masked_lift and not use_3d:
+            raise ValueError("masked_lift: expected use_3d=True (lifting needs the 3D branch), got use_3d=False")
         self.noise = noise or DetectorNoise()
         self.masked_lift = masked_lift
         self.unpaired = unpaired
+        self.cameras = cameras or VirtualCameras()
+        self.rotate_3d = rotate_3d
+        self.use_3d = use_3d
 
     def __call__(self, model, batch, generator):
+        batch = self.cameras(batch, generator)
         clean, poses_3d = batch["keypoints_2d"], batch["poses_3d"]
         missing = _missing(batch, "keypoints_2d")
         keypoints, valid = self.noise(clean, ~missing, generator)
@@ -95,10 +183,14 @@ class PretrainStep:
             high = max(poses_3d.shape[0], 2)
             shift = int(torch.randint(1, high, (1,), generator=generator, device=generator.device))
             poses_3d = torch.roll(poses_3d, shifts=shift, dims=0)
+        if self.rotate_3d:  # 3D needs no detector: every rotation of a 3D clip is a new sample
+            rotation = random_rotations(poses_3d.shape[0], math.pi, self.cameras.max_pitch, generator,
+                                        poses_3d.device)
+            poses_3d = poses_3d @ rotation[:, None].transpose(-1, -2)
         spatial_2d, temporal_2d = _sample_stage_one_masks(model, keypoints, generator)
         output = model(
             keypoints_2d=torch.where(valid[..., None], keypoints, torch.zeros_like(keypoints)),
-            poses_3d=poses_3d,
+            poses_3d=poses_3d if self.use_3d else None,
             lift_labels=targets_3d if self.masked_lift else None,
             # the clean 2D is the target: dropped joints are reconstructed, missing detections are not scored
             labels_2d=torch.where(missing[..., None], torch.zeros_like(clean), clean),
@@ -107,7 +199,9 @@ class PretrainStep:
             temporal_mask_2d=temporal_2d,
             generator=generator,
         )
-        logs = {"loss_2d": output.loss_2d, "loss_3d": output.loss_3d}
+        logs = {"loss_2d": output.loss_2d}
+        if output.loss_3d is not None:
+            logs["loss_3d"] = output.loss_3d
         if output.loss_lift is not None:
             logs["loss_lift"] = output.loss_lift
         return output.loss, logs
@@ -121,10 +215,12 @@ def _sample_stage_one_masks(model, poses: torch.Tensor, generator: torch.Generat
 class LiftingStep:
     """Stage II lifting: centre-frame + all-frame MPJPE; missing / dropped joints go in as masked joints."""
 
-    def __init__(self, noise: DetectorNoise | None = None):
+    def __init__(self, noise: DetectorNoise | None = None, cameras: VirtualCameras | None = None):
         self.noise = noise or DetectorNoise()
+        self.cameras = cameras or VirtualCameras()
 
     def __call__(self, model, batch, generator):
+        batch = self.cameras(batch, generator)
         keypoints = batch["keypoints_2d"]
         missing = _missing(batch, "keypoints_2d")
         keypoints, valid = self.noise(keypoints, ~missing, generator)
