@@ -13,7 +13,8 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from mpm_hf import MPMConfig, MPMForPoseCompletion, MPMForPoseLifting
 from mpm_hf.camera import normalize_screen_coordinates
 from mpm_hf.completion import complete_sequence
-from mpm_hf.inference import window_indices
+from mpm_hf.inference import default_margin
+from mpm_hf.windowing import centred_windows, stitch, tile_sequence
 from mpm_hf.keypoints import H36M_17, convert_keypoints, flip_poses, get_skeleton
 from mpm_hf.pipelines import (
     KEYPOINT_FORMATS,
@@ -185,17 +186,21 @@ def test_nan_and_low_confidence_joints_are_fed_as_masked(lifter):
     finally:
         hook.remove()
     np.testing.assert_array_equal(result["missing"], expected_mask)
-    assert len(received) == 1
-    np.testing.assert_array_equal(received[0][0].numpy(), expected_mask)
+    tiling = tile_sequence(WINDOW, WINDOW, lifter.model.config.downsample, default_margin(WINDOW))
+    assert len(received) == 1  # one batch of the windows tiling the sequence, each with its frames' masks
+    np.testing.assert_array_equal(received[0].numpy(), expected_mask[tiling.index])
 
     with torch.no_grad():
         window = normalised(keypoints)
-        masked = direct_window(lifter.model, window, expected_mask)
-        zeros_unmasked = direct_window(lifter.model, window, np.zeros_like(expected_mask))
+        masked = stitch(np.stack([direct_window(lifter.model, window[rows], expected_mask[rows])
+                                  for rows in tiling.index]), tiling)
+        zeros_unmasked = stitch(np.stack([direct_window(lifter.model, window[rows], np.zeros_like(expected_mask))
+                                          for rows in tiling.index]), tiling)
         garbage = np.where(expected_mask[..., None], 123.0, window).astype(np.float32)
         masked_garbage = direct_window(lifter.model, garbage, expected_mask)
+        masked_clean = direct_window(lifter.model, window, expected_mask)
     np.testing.assert_allclose(result["poses_3d"], masked, atol=1e-5)
-    np.testing.assert_allclose(masked_garbage, masked, atol=1e-6)  # masked values never reach the model
+    np.testing.assert_allclose(masked_garbage, masked_clean, atol=1e-6)  # masked values never reach the model
     assert not np.allclose(result["poses_3d"], zeros_unmasked, atol=1e-4)
 
 
@@ -233,30 +238,30 @@ def test_per_frame_batching_equals_a_naive_window_loop(lifter):
             ]
         )
     np.testing.assert_allclose(result["poses_3d"], naive, atol=1e-5)
-    np.testing.assert_array_equal(window_indices(num_frames, WINDOW, step)[[0, 20, 39]],
+    np.testing.assert_array_equal(centred_windows(num_frames, WINDOW, step)[[0, 20, 39]],
                                   [np.clip(c + (np.arange(WINDOW) - 13) * step, 0, 39) for c in (0, 20, 39)])
 
 
 @pytest.mark.parametrize("num_frames", [60, 20])
-def test_sequence_mode_equals_a_naive_loop_over_non_overlapping_windows(lifter, num_frames):
+@pytest.mark.parametrize("margin", [None, 0])
+def test_sequence_mode_equals_a_naive_loop_over_tiled_windows(lifter, num_frames, margin):
     keypoints = normalised(pixel_sequence(num_frames, seed=8))
     keypoints[10:12, 5] = np.nan
     missing = ~np.isfinite(keypoints).all(-1)
-    result = lifter(keypoints, normalized=True, mode="sequence")["poses_3d"]
-    # windows at 0, 27, ...; the last one moved back to end at the last frame (60 frames: 0, 27, 33), or, for a
-    # sequence shorter than a window, one window edge-padded with the last frame
-    starts = list(range(0, num_frames - WINDOW + 1, WINDOW))
-    if not starts:
-        starts = [0]
-    elif starts[-1] + WINDOW < num_frames:
-        starts.append(num_frames - WINDOW)
+    result = lifter(keypoints, normalized=True, mode="sequence", margin=margin)["poses_3d"]
+    # built here by hand: frame f belongs to the class f % step at element f // step; window i of a class owns
+    # elements [i * core, (i + 1) * core) at positions margin.., and reads elements i * core - margin + k (frames
+    # clipped to the sequence)
+    step, margin = lifter.model.config.downsample, default_margin(WINDOW) if margin is None else margin
+    core = WINDOW - 2 * margin
     expected = np.full((num_frames, 17, 3), np.nan)
     with torch.no_grad():
-        for start in starts:
-            rows = np.minimum(np.arange(start, start + WINDOW), num_frames - 1)
+        for frame in range(num_frames):
+            residue, element = frame % step, frame // step
+            elements = (element // core) * core - margin + np.arange(WINDOW)
+            rows = np.clip(residue + elements * step, 0, num_frames - 1)
             poses = direct_window(lifter.model, keypoints[rows], missing[rows])
-            stop = min(start + WINDOW, num_frames)
-            expected[start:stop] = poses[: stop - start]
+            expected[frame] = poses[margin + element % core]
     np.testing.assert_allclose(result, expected, atol=1e-5)
 
 
@@ -353,25 +358,28 @@ def test_completion_masks_nan_and_occluded_joints(completer):
     np.testing.assert_array_equal(result["missing"], expected_mask)
     assert result["poses_3d"].shape == (WINDOW, 17, 3) and result["poses_3d"].dtype == np.float32
     assert result["joint_names"] == list(H36M_17.joint_names) and result["units"] == "m"
+    np.testing.assert_allclose(result["poses_3d"], tiled_completion(completer.model, poses, expected_mask), atol=1e-5)
+
+
+def tiled_completion(model, poses: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The completion model called by hand on every window of the fast-mode tiling, owned frames kept."""
+    tiling = tile_sequence(len(poses), WINDOW, model.config.downsample, default_margin(WINDOW))
     with torch.no_grad():
-        direct = completer.model(
-            poses=torch.from_numpy(np.nan_to_num(poses))[None],
-            spatial_mask=torch.from_numpy(expected_mask)[None],
-        ).poses_3d[0]
-    np.testing.assert_allclose(result["poses_3d"], direct.numpy(), atol=1e-5)
+        windows = [model(poses=torch.from_numpy(np.nan_to_num(poses[rows]))[None],
+                         spatial_mask=torch.from_numpy(mask[rows])[None]).poses_3d[0].numpy()
+                   for rows in tiling.index]
+    return stitch(np.stack(windows), tiling)
 
 
 def test_completion_of_a_short_sequence_is_edge_padded(completer):
     poses = root_relative_sequence(6, seed=2)
     result = completer(poses, occluded_joints="right_leg")
-    padded = poses[np.minimum(np.arange(WINDOW), 5)]
-    mask = np.zeros((WINDOW, 17), dtype=bool)
+    mask = np.zeros((6, 17), dtype=bool)
     mask[:, [1, 2, 3]] = True
-    with torch.no_grad():
-        direct = completer.model(
-            poses=torch.from_numpy(padded)[None], spatial_mask=torch.from_numpy(mask)[None]
-        )
-    np.testing.assert_allclose(result["poses_3d"], direct.poses_3d[0, :6].numpy(), atol=1e-5)
+    np.testing.assert_allclose(result["poses_3d"], tiled_completion(completer.model, poses, mask), atol=1e-5)
+    step = completer.model.config.downsample  # the first window: frames 0 (edge padding) .. 5, `step` apart
+    first = tile_sequence(6, WINDOW, step, default_margin(WINDOW)).index[0]
+    assert first.min() == 0 and first.max() == 5 and set(np.diff(first)) <= {0, step}
 
 
 def test_completion_of_a_long_sequence_is_batched_and_root_relative(completer):

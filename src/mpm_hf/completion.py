@@ -1,9 +1,9 @@
 """Completing whole sequences: partial poses of any length -> every joint in 3D, batched over windows.
 
-Non-overlapping windows of ``config.num_frames`` frames cover the sequence (the last one is shifted back to
-end on the last frame; a sequence shorter than one window is edge-padded with its last frame), and the
-completion decoder predicts every frame of every window. Hidden joints go through the model's learned
-spatial mask token.
+Windows of ``config.num_frames`` frames at the model's frame step (``config.downsample``) tile the sequence
+(:func:`mpm_hf.windowing.tile_sequence`: each frame is predicted once, with ``margin`` context positions shared
+between neighbouring windows, edge padded at the ends), and the completion decoder predicts every frame of every
+window. Hidden joints go through the model's learned spatial mask token.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
-from .inference import sequence_window_starts
+from .inference import default_margin
 from .masking import resolve_joints
+from .windowing import run_windows, stitch, tile_sequence
 
 
 @torch.inference_mode()
@@ -25,6 +26,7 @@ def complete_sequence(
     occluded_joints: str | int | Iterable[str | int] | None = None,
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
+    margin: int | None = None,
 ) -> np.ndarray:
     """Complete one sequence ``(N, J, 3)`` (metres, root-relative) or ``(N, J, 2)`` (normalised screen).
 
@@ -36,6 +38,8 @@ def complete_sequence(
             indices hidden in every frame.
         batch_size: windows per forward pass.
         progress: called with the number of frames finished after every batch.
+        margin: context positions on each side of a window's predicted part (default
+            :func:`mpm_hf.inference.default_margin`).
 
     Returns:
         ``(N, J, 3)`` float32, metres, pelvis at the origin.
@@ -53,8 +57,6 @@ def complete_sequence(
     num_frames = sequence.shape[0]
     if num_frames == 0:
         raise ValueError("poses: expected at least one frame, got 0")
-    if batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
     hidden = ~torch.isfinite(sequence).all(dim=-1)
     if missing is not None:
         hidden = hidden | torch.as_tensor(np.asarray(missing), dtype=torch.bool).reshape(hidden.shape)
@@ -64,20 +66,12 @@ def complete_sequence(
     sequence = torch.where(hidden[..., None], torch.zeros((), dtype=sequence.dtype), sequence)
 
     window = config.num_frames
-    starts = sequence_window_starts(num_frames, window)
-    index = torch.from_numpy(np.minimum(starts[:, None] + np.arange(window)[None, :], num_frames - 1))
-    outputs = []
-    for begin in range(0, index.shape[0], batch_size):
-        rows = index[begin : begin + batch_size]
-        output = model(
-            poses=sequence[rows].to(device=device, dtype=dtype), spatial_mask=hidden[rows].to(device)
-        )
-        outputs.append(output.poses_3d.float().cpu())
-        if progress is not None:
-            progress(min(rows.shape[0] * window, num_frames))
-    predictions = torch.cat(outputs, dim=0)
-    result = torch.empty(num_frames, config.num_joints, 3)
-    for window_index, start in enumerate(starts):
-        stop = min(start + window, num_frames)
-        result[start:stop] = predictions[window_index, : stop - start]
-    return result.numpy()
+    margin = default_margin(window) if margin is None else margin
+    tiling = tile_sequence(num_frames, window, int(getattr(config, "downsample", 1)), margin)
+
+    def predict(windows: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        return model(poses=windows, spatial_mask=masks).poses_3d
+
+    report = None if progress is None else (lambda done: progress(min(done * (window - 2 * margin), num_frames)))
+    predictions = run_windows(predict, sequence, hidden, tiling.index, batch_size, device, dtype, report)
+    return stitch(predictions, tiling).numpy()

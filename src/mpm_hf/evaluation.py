@@ -1,7 +1,8 @@
 """The paper's evaluation protocols: Human3.6M protocol #1/#2 per action, MPI-INF-3DHP PCK/AUC, completion.
 
 Every output frame is predicted from the window centred on it (``mode="per_frame"``, the paper's protocol) or,
-in the fast mode, by the sequence head over non-overlapping windows (``mode="sequence"``); reports say which.
+in the fast mode, by the sequence head over windows that tile the sequence at the model's frame step
+(``mode="sequence"``, see :mod:`mpm_hf.windowing`); reports say which.
 Errors are in millimetres.
 """
 
@@ -14,9 +15,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .inference import lift_sequence, window_indices
+from .inference import lift_sequence
 from .masking import resolve_joints
 from .metrics import MetricAccumulator, auc, mpjpe, pck
+from .windowing import batch_slices, centred_windows
 
 COMPLETION_SETTINGS_2D: dict[str, tuple] = {
     "1 joint": ("random", 1),
@@ -136,10 +138,10 @@ def evaluate_completion(
             missing = ~np.isfinite(inputs).all(axis=-1)
             if "valid" in sequence and modality == "2d":  # ``valid`` flags the 2D detections
                 missing |= ~np.asarray(sequence["valid"], dtype=bool)
-            index = window_indices(len(inputs), num_frames, downsample, centres=frames)
+            index = centred_windows(len(inputs), num_frames, downsample, centres=frames)
             target = torch.from_numpy(np.asarray(sequence["poses_3d"], dtype=np.float32)[frames])
-            for begin in range(0, len(index), batch_size):
-                rows = index[begin : begin + batch_size]
+            for part in batch_slices(len(index), batch_size):
+                rows = index[part]
                 mask = np.zeros((len(rows), num_frames, num_joints), dtype=bool)
                 if parts == "random":
                     choice = np.argsort(rng.random((len(rows), num_joints - 1)), axis=1)[:, :count] + 1
@@ -151,7 +153,7 @@ def evaluate_completion(
                 output = model(poses=windows.to(device), spatial_mask=torch.from_numpy(mask).to(device))
                 predicted = output.poses_3d
                 centre = predicted[:, 0] if predicted.shape[1] == 1 else predicted[:, num_frames // 2]
-                errors.append(mpjpe(centre.float().cpu(), target[begin : begin + len(rows)], reduce="none"))
+                errors.append(mpjpe(centre.float().cpu(), target[part], reduce="none"))
         results[name] = 1000.0 * float(torch.cat(errors).mean())
     return results
 

@@ -1,11 +1,13 @@
 """Lifting whole sequences: windows of any length, batched, with flip test-time augmentation.
 
-Two modes, both batched (no Python loop over frames):
+Two modes, both batched (no Python loop over frames), both reading windows at the model's frame step
+(``config.downsample``, the ``tds`` it was trained with; windows are cut by :mod:`mpm_hf.windowing`):
 
 - ``"per_frame"`` (the paper's protocol): every output frame is the centre of the window centred on it (edge
   padded), predicted by the strided head. ``N`` windows for ``N`` frames.
-- ``"sequence"`` (fast): non-overlapping windows cover the sequence and the sequence head predicts all their frames
-  at once. About ``T`` times fewer windows.
+- ``"sequence"`` (fast): the sequence head predicts every owned position of windows that tile each residue class
+  of frames (``r, r + tds, ...``) with ``margin`` context positions shared between neighbours
+  (:func:`mpm_hf.windowing.tile_sequence`); the strided head is skipped. About ``N / (T - 2 * margin)`` windows.
 """
 
 from __future__ import annotations
@@ -15,49 +17,27 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .keypoints import flip_poses, model_skeleton
+from .keypoints import model_skeleton
+from .windowing import centred_windows, flip_windows, merge_flipped, run_windows, stitch, tile_sequence
 
 LIFT_MODES = ("per_frame", "sequence")
 
 
-def window_indices(num_frames: int, window: int, downsample: int = 1, centres: np.ndarray | None = None) -> np.ndarray:
-    """Source-frame index of every window position: ``(num_centres, window)``, edge-replicated at the ends.
-
-    A window centred on frame ``c`` reads frames ``c + (k - window // 2) * downsample``, clipped to the sequence.
-    """
-    if centres is None:
-        centres = np.arange(num_frames)
-    offsets = (np.arange(window) - window // 2) * downsample
-    return np.clip(centres[:, None] + offsets[None, :], 0, num_frames - 1)
+def default_margin(num_frames: int) -> int:
+    """Context positions on each side of the owned part of a fast-mode window: a sixth of the window (27 -> 4)."""
+    return num_frames // 6
 
 
-def sequence_window_starts(num_frames: int, window: int) -> np.ndarray:
-    """Starts of non-overlapping windows covering ``num_frames`` (the last one is shifted back to fit when it can)."""
-    starts = np.arange(0, max(num_frames, 1), window)
-    if num_frames >= window and starts[-1] + window > num_frames:
-        starts[-1] = num_frames - window
-    return starts
-
-
-def _predict(
-    model: torch.nn.Module,
-    windows: torch.Tensor,
-    masks: torch.Tensor,
-    head: str,
-    flip_test: bool,
-) -> torch.Tensor:
+def _predict(model: torch.nn.Module, windows: torch.Tensor, masks: torch.Tensor, head: str, flip_test: bool):
     """One batch of windows ``(B, T, J, 2)`` -> ``(B, T_out, J, 3)``; flip TTA averages with the mirrored input."""
     skeleton = model_skeleton(windows.shape[-2])
     if flip_test:
-        windows = torch.cat([windows, flip_poses(windows, skeleton)], dim=0)
-        flipped_masks = masks[..., list(skeleton.flip_permutation)]
-        masks = torch.cat([masks, flipped_masks], dim=0)
-    output = model(poses=windows, spatial_mask=masks)
-    poses = output.poses_3d if head == "centre" else output.sequence_poses_3d
-    if flip_test:
-        half = poses.shape[0] // 2
-        poses = (poses[:half] + flip_poses(poses[half:], skeleton)) / 2
-    return poses
+        windows, masks = flip_windows(windows, masks, skeleton)
+    if head == "centre":
+        poses = model(poses=windows, spatial_mask=masks).poses_3d
+    else:
+        poses = model(poses=windows, spatial_mask=masks, predict_centre=False).sequence_poses_3d
+    return merge_flipped(poses, skeleton) if flip_test else poses
 
 
 @torch.inference_mode()
@@ -71,6 +51,7 @@ def lift_sequence(
     downsample: int | None = None,
     progress: Callable[[int], None] | None = None,
     frames: np.ndarray | None = None,
+    margin: int | None = None,
 ) -> np.ndarray:
     """Lift one sequence ``(N, J, 2)`` (normalised screen coordinates) to ``(N, J, 3)`` metres, pelvis at 0.
 
@@ -81,11 +62,13 @@ def lift_sequence(
         mode: ``"per_frame"`` (centred window per frame, the paper's protocol) or ``"sequence"`` (fast).
         batch_size: windows per forward pass.
         flip_test: average with the horizontally mirrored input (left/right swapped).
-        downsample: frame step inside a window (``tds``); default ``model.config.downsample``. Not used in
-            ``"sequence"`` mode, whose windows are contiguous.
+        downsample: frame step inside a window (``tds``); default ``model.config.downsample``, the step it was
+            trained with (both modes).
         progress: called with the number of frames finished after every batch.
         frames: in ``"per_frame"`` mode, lift only these frame indices (windows still centred on each) and return
             ``(len(frames), J, 3)``; default every frame.
+        margin: ``"sequence"`` mode: context positions on each side of a window's owned part (default
+            :func:`default_margin`); 0 = non-overlapping windows, the fastest.
     """
     if mode not in LIFT_MODES:
         raise ValueError(f"mode: expected one of {LIFT_MODES}, got {mode!r}")
@@ -126,26 +109,17 @@ def lift_sequence(
                 f"{frames.shape}, dtype {frames.dtype}, values in [{frames.min()}, {frames.max()}]"
             )
     if mode == "per_frame":
-        index = torch.from_numpy(window_indices(num_frames, window, downsample, centres=frames))
-        head, keep = "centre", None
+        head, index, report = "centre", centred_windows(num_frames, window, downsample, centres=frames), progress
     else:
-        starts = sequence_window_starts(num_frames, window)
-        index = torch.from_numpy(np.minimum(starts[:, None] + np.arange(window)[None, :], num_frames - 1))
-        head, keep = "sequence", starts
+        margin = default_margin(window) if margin is None else margin
+        tiling = tile_sequence(num_frames, window, downsample, margin)
+        head, index = "sequence", tiling.index
+        report = None if progress is None else (lambda done: progress(min(done * (window - 2 * margin), num_frames)))
 
-    outputs = []
-    for begin in range(0, index.shape[0], batch_size):
-        rows = index[begin : begin + batch_size]
-        windows = keypoints[rows].to(device=device, dtype=dtype)
-        masks = invalid[rows].to(device)
-        outputs.append(_predict(model, windows, masks, head, flip_test).float().cpu())
-        if progress is not None:
-            progress(min(rows.shape[0] * (1 if mode == "per_frame" else window), num_frames))
-    predictions = torch.cat(outputs, dim=0)
+    def predict(windows: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        return _predict(model, windows, masks, head, flip_test)
+
+    predictions = run_windows(predict, keypoints, invalid, index, batch_size, device, dtype, report)
     if mode == "per_frame":
         return predictions[:, 0].numpy()
-    result = torch.empty(num_frames, config.num_joints, 3)
-    for window_index, start in enumerate(keep):
-        stop = min(start + window, num_frames)
-        result[start:stop] = predictions[window_index, : stop - start]
-    return result.numpy()
+    return stitch(predictions, tiling).numpy()

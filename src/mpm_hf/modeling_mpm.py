@@ -15,11 +15,9 @@ This file only imports its siblings ``configuration_mpm`` and ``masking`` so tha
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +25,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.utils import ModelOutput, cached_file
+from transformers.utils import ModelOutput
 
 from .configuration_mpm import MPMConfig
 from .masking import resolve_joints, sample_masks
@@ -654,22 +652,28 @@ class MPMPreTrainedModel(PreTrainedModel):
             init.trunc_normal_(module.spatial_mask_token_2d, mean=0.0, std=std)
             init.trunc_normal_(module.spatial_mask_token_3d, mean=0.0, std=std)
 
+    # ``mpm_hf`` sets this to its ``checksums`` module on import. The copy of this file in a model folder
+    # (``trust_remote_code``) may import only its siblings: without the package it saves and loads unchecked.
+    _checkpoint_integrity = None
+
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:
-        """``PreTrainedModel.save_pretrained`` plus ``checksums.json``: the sha256 of every weight file, verified by
-        ``from_pretrained`` (the Hub client only checks sizes, so a corrupted byte would otherwise load silently)."""
+        """``PreTrainedModel.save_pretrained`` plus ``checksums.json``: the sha256 of ``config.json`` and every weight
+        file, verified by ``from_pretrained``. A ``save_directory`` that is an existing file is a ``ValueError``."""
+        if os.path.isfile(save_directory):
+            raise ValueError(f"save_directory: expected a folder, got the existing file {os.fspath(save_directory)}")
         super().save_pretrained(save_directory, *args, **kwargs)
-        if kwargs.get("is_main_process", True):
-            folder = Path(save_directory)
-            sums = {path.name: _sha256(path) for path in sorted(folder.glob("*.safetensors"))}
-            (folder / CHECKSUMS_FILE).write_text(json.dumps(sums, indent=2) + "\n")
+        if self._checkpoint_integrity is not None and kwargs.get("is_main_process", True):
+            self._checkpoint_integrity.write_checksums(save_directory)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """``PreTrainedModel.from_pretrained``, then the weight files are checked against ``checksums.json`` when the
-        checkpoint has one; a mismatch raises ``ValueError`` naming the file."""
-        loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        _verify_checksums(pretrained_model_name_or_path, kwargs)
-        return loaded
+        """``PreTrainedModel.from_pretrained`` after the checks of ``mpm_hf.checksums``: a local path that does not
+        exist is a ``FileNotFoundError`` at once, and the files ``checksums.json`` lists are hashed before anything is
+        parsed (a mismatch or a malformed ``checksums.json`` is a ``ValueError`` naming the file)."""
+        if cls._checkpoint_integrity is not None and pretrained_model_name_or_path is not None:
+            pretrained_model_name_or_path = cls._checkpoint_integrity.check_local_path(pretrained_model_name_or_path)
+            cls._checkpoint_integrity.verify_checksums(pretrained_model_name_or_path, **kwargs)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     @torch.no_grad()
     def fuse(self) -> MPMPreTrainedModel:
@@ -695,37 +699,6 @@ class MPMPreTrainedModel(PreTrainedModel):
                 module.batch_norm = nn.Identity()
         self.is_fused = True
         return self
-
-
-CHECKSUMS_FILE = "checksums.json"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _verify_checksums(name_or_path, kwargs: dict) -> None:
-    """Compare the loaded weight files with the checkpoint's ``checksums.json`` (folder or Hub repo)."""
-    options = {key: kwargs[key] for key in ("revision", "cache_dir", "local_files_only", "token", "subfolder")
-               if kwargs.get(key) is not None}
-    checksums = cached_file(name_or_path, CHECKSUMS_FILE, _raise_exceptions_for_missing_entries=False,
-                            _raise_exceptions_for_connection_errors=False, **options)
-    if checksums is None:
-        return
-    for filename, expected in json.loads(Path(checksums).read_text()).items():
-        path = cached_file(name_or_path, filename, _raise_exceptions_for_missing_entries=False, **options)
-        if path is None:
-            continue
-        actual = _sha256(Path(path))
-        if actual != expected:
-            raise ValueError(
-                f"{name_or_path}/{filename}: expected sha256 {expected} (checksums.json), got {actual}: the file is "
-                "corrupt or was modified; delete it (or the Hub cache entry) and download it again"
-            )
 
 
 def _batch_norm_affine(batch_norm: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -976,6 +949,7 @@ class MPMForPoseLifting(MPMPreTrainedModel):
         labels: torch.Tensor | None = None,
         camera_intrinsics: torch.Tensor | None = None,
         root_depth: torch.Tensor | None = None,
+        predict_centre: bool = True,
         return_dict: bool | None = None,
     ) -> MPMPoseLiftingOutput | tuple:
         r"""
@@ -990,10 +964,18 @@ class MPMForPoseLifting(MPMPreTrainedModel):
                 `[fx, fy, cx, cy]`, for the refine module.
             root_depth (`torch.FloatTensor` of shape `(batch_size,)`, *optional*): camera-space depth of the pelvis
                 in metres, for the refine module.
+            predict_centre (`bool`, defaults to `True`): run the strided transformer and the centre head; `False`
+                returns the sequence head alone (`poses_3d` is then `None`; the fast mode of
+                `mpm_hf.inference.lift_sequence`). Training (`labels`) needs both heads.
         """
         check_poses(poses, self.config, "poses", coords=(2,))
+        if labels is not None and not predict_centre:
+            raise ValueError("predict_centre: expected True when labels are given (the loss needs both heads)")
         hidden_states = self.mpm(poses, spatial_mask=spatial_mask).last_hidden_state
         sequence_poses = zero_root(self.sequence_head(hidden_states))
+        if not predict_centre:
+            output = MPMPoseLiftingOutput(sequence_poses_3d=sequence_poses)
+            return output if return_dict is not False else output.to_tuple()
         centre_poses = zero_root(self.centre_head(self.strided_transformer(hidden_states)))
         output = MPMPoseLiftingOutput(poses_3d=centre_poses, sequence_poses_3d=sequence_poses)
 

@@ -184,7 +184,10 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
       or below it are missing.
     - ``flip_test=False``: average with the horizontally mirrored input.
     - ``batch_size=256``: windows per forward pass.
-    - ``mode="per_frame"`` (a centred window per frame, the paper's protocol) or ``"sequence"`` (fast).
+    - ``mode="per_frame"`` (a centred window per frame, the paper's protocol) or ``"sequence"`` (fast: the
+      sequence head over windows that tile the sequence at the model's frame step, see :mod:`mpm_hf.windowing`).
+    - ``margin``: ``"sequence"`` mode, context positions shared by neighbouring windows (default
+      ``num_frames // 6``; 0 = non-overlapping windows).
     - ``progress=False``: show a tqdm progress bar.
 
     Returns a dict:
@@ -209,10 +212,16 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         flip_test: bool | None = None,
         window_batch_size: int | None = None,
         mode: str | None = None,
+        margin: int | None = None,
         progress: bool | None = None,
     ) -> tuple[dict, dict, dict]:
         preprocess: dict[str, Any] = {}
         forward: dict[str, Any] = {}
+        if margin is not None:
+            limit = self.model.config.num_frames // 2
+            if isinstance(margin, bool) or not isinstance(margin, (int, np.integer)) or not 0 <= margin <= limit:
+                raise ValueError(f"margin: expected an integer in [0, {limit}] (num_frames // 2), got {margin!r}")
+            forward["margin"] = int(margin)
         if image_size is not None:
             preprocess["image_size"] = _check_image_size(image_size)
         if normalized is not None:
@@ -280,6 +289,7 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         flip_test: bool = False,
         batch_size: int = 256,
         progress: bool = False,
+        margin: int | None = None,
     ) -> dict[str, Any]:
         num_frames = len(model_inputs["keypoints_2d"])
         with self._progress_bar(num_frames, progress, "lifting") as bar:
@@ -291,6 +301,7 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
                 batch_size=batch_size,
                 flip_test=flip_test,
                 progress=_progress_callback(bar),
+                margin=margin,
             )
         return {
             "poses_3d": poses_3d,

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..keypoints import Skeleton, flip_poses, get_skeleton
+from ..windowing import centred_windows
 
 __all__ = ["PoseWindows", "MixedPoseWindows", "Keypoint2DNoise", "collate_windows"]
 
@@ -133,8 +134,6 @@ class PoseWindows(torch.utils.data.Dataset):
         self.window_centres = np.concatenate(
             [start + np.arange(0, n, stride) for start, n in zip(self.sequence_starts, lengths, strict=True)]
         ).astype(np.int64)
-        half = num_frames // 2
-        self._offsets = (np.arange(num_frames, dtype=np.int64) - half) * downsample
 
     @classmethod
     def from_sequences(
@@ -175,9 +174,8 @@ class PoseWindows(torch.utils.data.Dataset):
         flipped = idx >= self.num_windows
         centres = self.window_centres[idx - flipped * self.num_windows]
         sequence = np.searchsorted(self.sequence_starts, centres, side="right") - 1
-        start = self.sequence_starts[sequence]
-        last = start + self.sequence_lengths[sequence] - 1
-        frames = np.clip(centres[:, None] + self._offsets, start[:, None], last[:, None])
+        frames = centred_windows(self.sequence_lengths[sequence], self.num_frames, self.downsample, centres=centres,
+                                 first=self.sequence_starts[sequence])
         return frames, sequence, flipped
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:
