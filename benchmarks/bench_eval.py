@@ -3,7 +3,8 @@
 What is measured: ``evaluate_lifting(model, sequences, mode, ...)`` over every (action, camera) sequence of the
 chosen subjects (default S9, ground-truth 2D), every ``--frame-step``-th frame (default 1: all frames), in
 ``"per_frame"`` mode (the paper's protocol: one centred window per evaluated frame, strided head) and
-``"sequence"`` mode (non-overlapping windows, sequence head). Reported per mode: frames evaluated (scored),
+``"sequence"`` mode (the fast mode: windows tiling each sequence at the model's frame step, sequence head; one row
+per ``--margins`` value, the context positions shared by neighbouring windows). Reported per mode: frames evaluated (scored),
 frames lifted (the work done: one window per evaluated frame in per-frame mode; every frame of each sequence in
 sequence mode, whatever the frame step), seconds (wall time of the evaluation call, data loading excluded;
 loading is reported separately), frames lifted per second, and the MPJPE / P-MPJPE the call returned
@@ -39,6 +40,7 @@ from bench_pipeline import add_model_source_arguments, build_model  # noqa: E402
 
 from mpm_hf.data.h36m import load_h36m_arrays  # noqa: E402
 from mpm_hf.evaluation import evaluate_lifting  # noqa: E402
+from mpm_hf.inference import default_margin  # noqa: E402
 
 
 def select_fraction(sequences: list[dict], fraction: float) -> list[dict]:
@@ -67,6 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keypoints", default="gt", help="2D source: gt or a data_2d_h36m_<name>.npz name (gt)")
     add_model_source_arguments(parser)
     parser.add_argument("--modes", default="per_frame,sequence", help="per_frame and/or sequence")
+    parser.add_argument("--margins", default="default",
+                        help="sequence mode: comma-separated margins (context positions per side), or 'default' "
+                             "(num_frames // 6)")
     parser.add_argument("--frame-step", type=int, default=1, help="evaluate every k-th frame (1 = all)")
     parser.add_argument(
         "--fraction",
@@ -85,6 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for mode in args.modes:
         if mode not in ("per_frame", "sequence"):
             parser.error(f"--modes: expected per_frame and/or sequence, got {mode!r}")
+    args.margins = [None if m == "default" else int(m) for m in args.margins.split(",") if m]
     if not 0 < args.fraction <= 1:
         parser.error(f"--fraction: expected 0 < F <= 1, got {args.fraction}")
     return args
@@ -111,8 +117,9 @@ def main(argv: list[str] | None = None) -> dict:
     for mode in args.modes:
         evaluate_lifting(model, warm, mode=mode, batch_size=args.batch_size, progress=False)
 
+    runs = [(mode, margin) for mode in args.modes for margin in (args.margins if mode == "sequence" else [None])]
     rows = []
-    for mode in args.modes:
+    for mode, margin in runs:
         result = evaluate_lifting(
             model,
             selected,
@@ -121,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
             batch_size=args.batch_size,
             frame_step=args.frame_step,
             progress=False,
+            margin=margin,
         )
         seconds = result["wall_time_s"]
         evaluated = int(result["num_frames"])
@@ -132,6 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append(
             {
                 "mode": mode,
+                "margin": margin if margin is not None or mode != "sequence" else default_margin(model.config.num_frames),
                 "sequences": len(selected),
                 "frames_evaluated": evaluated,
                 "frames_lifted": lifted,
@@ -143,6 +152,9 @@ def main(argv: list[str] | None = None) -> dict:
                 "p_mpjpe_mm": result["p_mpjpe"],
             }
         )
+    per_frame_rate = next((row["frames_lifted_per_s"] for row in rows if row["mode"] == "per_frame"), None)
+    for row in rows:
+        row["speedup_vs_per_frame"] = row["frames_lifted_per_s"] / per_frame_rate if per_frame_rate else None
     info["load_average_end"] = os.getloadavg()
 
     print(
@@ -157,16 +169,18 @@ def main(argv: list[str] | None = None) -> dict:
         f"batch {args.batch_size} windows; flip test {'on' if args.flip_test else 'off'}\n"
     )
     print(
-        "| mode | sequences | frames evaluated | frames lifted | s | frames lifted/s "
+        "| mode | margin | sequences | frames evaluated | frames lifted | s | frames lifted/s | x per-frame "
         f"| s for the whole evaluation (frame step {args.frame_step}) | MPJPE (mm) | P-MPJPE (mm) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         mark = " (extrapolated)" if row["extrapolated"] else ""
+        margin = "-" if row["margin"] is None else row["margin"]
+        speedup = "-" if row["speedup_vs_per_frame"] is None else f"{row['speedup_vs_per_frame']:.1f}"
         print(
-            f"| {row['mode']} | {row['sequences']} | {row['frames_evaluated']} | {row['frames_lifted']} | "
-            f"{row['seconds']:.1f} | {row['frames_lifted_per_s']:.0f} | {row['seconds_all_frames']:.1f}{mark} | "
-            f"{row['mpjpe_mm']:.1f} | {row['p_mpjpe_mm']:.1f} |"
+            f"| {row['mode']} | {margin} | {row['sequences']} | {row['frames_evaluated']} | {row['frames_lifted']} | "
+            f"{row['seconds']:.1f} | {row['frames_lifted_per_s']:.0f} | {speedup} | "
+            f"{row['seconds_all_frames']:.1f}{mark} | {row['mpjpe_mm']:.2f} | {row['p_mpjpe_mm']:.2f} |"
         )
     if any(row["extrapolated"] for row in rows):
         print(

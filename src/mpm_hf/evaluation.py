@@ -55,6 +55,7 @@ def evaluate_lifting(
     frame_step: int = 1,
     progress: bool = True,
     pck_auc: bool = False,
+    margin: int | None = None,
 ) -> dict:
     """Lift every sequence and score it against its ground truth.
 
@@ -64,6 +65,8 @@ def evaluate_lifting(
         downsample: tds, the frame step inside a window (default: ``model.config.downsample``, the tds it was
             trained with).
         frame_step: evaluate every ``frame_step``-th frame (1 = all); windows are still centred on each of them.
+        margin: ``mode="sequence"``: context positions per window side (default
+            :func:`mpm_hf.inference.default_margin`).
         pck_auc: MPI-INF-3DHP: report PCK@150 mm and AUC, and ``mpjpe`` over all frames pooled as that benchmark
             does (``per_action`` still has the per-scene means; ``p_mpjpe`` stays their mean).
 
@@ -87,7 +90,7 @@ def evaluate_lifting(
                                       flip_test=flip_test, downsample=downsample, frames=frames)
         else:
             predicted = lift_sequence(model, keypoints, missing, mode=mode, batch_size=batch_size,
-                                      flip_test=flip_test, downsample=downsample)[frames]
+                                      flip_test=flip_test, downsample=downsample, margin=margin)[frames]
         target = np.asarray(sequence["poses_3d"], dtype=np.float32)[frames]
         accumulator.update(predicted, target, actions=sequence.get("action", "all"))
         if pck_auc:
@@ -96,7 +99,7 @@ def evaluate_lifting(
         bar.update(frames.size)
     bar.close()
     result = accumulator.summary()
-    result.update({"mode": mode, "flip_test": flip_test, "frame_step": frame_step,
+    result.update({"mode": mode, "flip_test": flip_test, "frame_step": frame_step, "margin": margin,
                    "wall_time_s": time.time() - started, "markdown": accumulator.markdown()})
     if pck_auc and predictions:
         result.update(evaluate_pck(np.concatenate(predictions), np.concatenate(targets)))

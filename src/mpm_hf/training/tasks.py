@@ -229,40 +229,88 @@ class LiftingStep:
         return output.loss, {"loss_centre": output.loss_centre, "loss_sequence": output.loss_sequence}
 
 
+# Body-part masks of the paper's completion tables (Table 3: both legs, both arms, a leg and an arm of one side;
+# Table 4: each limb), drawn by CompletionStep's ``part_prob``.
+COMPLETION_PARTS = ("right_leg", "left_leg", "left_arm", "right_arm", "legs", "arms", "left_arm_left_leg",
+                    "right_arm_right_leg")
+
+
 class CompletionStep:
     """Stage II completion: tube masks (the same joints hidden in every frame) on 2D (``modality="2d"``, partial
-    2D->3D) or 3D input (``"3d"``, partial 3D->3D); ``occluded`` names body parts to always hide instead of random
-    joints."""
+    2D->3D), 3D (``"3d"``, partial 3D->3D) or both (``"both"``: the first half of every batch as 2D, the second
+    as 3D, one loss averaged over the two, so one model serves both tasks).
 
-    def __init__(self, modality: str = "3d", num_masked: int = 5, occluded: tuple[str, ...] = ()):
-        if modality not in ("2d", "3d"):
-            raise ValueError(f"modality: expected '2d' or '3d', got {modality!r}")
+    Hidden joints per window: with ``occluded``, one of those body parts; otherwise, with probability
+    ``part_prob`` one of :data:`COMPLETION_PARTS`, else ``1 .. num_masked`` random joints other than the pelvis
+    (a uniform count per window; ``fixed_count=True`` hides exactly ``num_masked``, the release's setting).
+    ``cameras`` re-projects ground-truth 2D windows through virtual cameras first (see :class:`VirtualCameras`).
+    """
+
+    def __init__(
+        self,
+        modality: str = "3d",
+        num_masked: int = 5,
+        occluded: tuple[str, ...] = (),
+        part_prob: float = 0.0,
+        fixed_count: bool = True,
+        cameras: VirtualCameras | None = None,
+    ):
+        if modality not in ("2d", "3d", "both"):
+            raise ValueError(f"modality: expected '2d', '3d' or 'both', got {modality!r}")
         unknown = [part for part in occluded if part not in BODY_PARTS]
         if unknown:
             raise ValueError(f"occluded: expected body parts among {sorted(BODY_PARTS)}, got {unknown}")
+        if not 0 <= part_prob <= 1:
+            raise ValueError(f"part_prob: expected a probability in [0, 1], got {part_prob}")
         self.modality = modality
         self.num_masked = num_masked
         self.occluded = tuple(occluded)
+        self.part_prob = part_prob
+        self.fixed_count = fixed_count
+        self.cameras = cameras or VirtualCameras()
+
+    def _hidden(self, batch_size: int, num_frames: int, num_joints: int, generator, device) -> torch.Tensor:
+        """``(batch, frames, joints)`` tube mask."""
+        if self.occluded:
+            return _part_masks(self.occluded, batch_size, num_frames, num_joints, generator, device)
+        if self.fixed_count:
+            mask = sample_tube_mask(batch_size, num_frames, num_joints, self.num_masked, generator, device)
+        else:
+            counts = torch.randint(1, self.num_masked + 1, (batch_size, 1), generator=generator, device=device)
+            scores = torch.rand(batch_size, num_joints, generator=generator, device=device)
+            scores[:, 0] = 2.0  # never the pelvis: the root of every 3D pose
+            ranks = scores.argsort(dim=-1).argsort(dim=-1)
+            mask = (ranks < counts)[:, None, :].expand(batch_size, num_frames, num_joints)
+        if self.part_prob > 0:
+            parts = _part_masks(COMPLETION_PARTS, batch_size, num_frames, num_joints, generator, device)
+            use_parts = torch.rand(batch_size, generator=generator, device=device) < self.part_prob
+            mask = torch.where(use_parts[:, None, None], parts, mask)
+        return mask
+
+    def _loss(self, model, batch, key: str, rows: slice, generator):
+        poses = batch[key][rows]
+        batch_size, num_frames, num_joints, _ = poses.shape
+        mask = self._hidden(batch_size, num_frames, num_joints, generator, poses.device)
+        missing = _missing(batch, key)[rows]
+        mask = mask | missing
+        poses = torch.where(mask[..., None], torch.zeros_like(poses), poses)
+        return model(poses=poses, spatial_mask=mask, labels=batch["poses_3d"][rows]).loss
 
     def __call__(self, model, batch, generator):
-        key = "keypoints_2d" if self.modality == "2d" else "poses_3d"
-        poses = batch[key]
-        batch_size, num_frames, num_joints, _ = poses.shape
-        if self.occluded:
-            choice = torch.randint(len(self.occluded), (batch_size,), generator=generator, device=poses.device)
-            mask = torch.zeros(batch_size, num_frames, num_joints, dtype=torch.bool, device=poses.device)
-            for index, part in enumerate(self.occluded):
-                rows = choice == index
-                mask[rows[:, None, None].expand_as(mask) & _part_columns(part, mask)] = True
-        else:
-            mask = sample_tube_mask(batch_size, num_frames, num_joints, self.num_masked, generator, poses.device)
-        mask = mask | _missing(batch, key)
-        poses = torch.where(mask[..., None], torch.zeros_like(poses), poses)
-        output = model(poses=poses, spatial_mask=mask, labels=batch["poses_3d"])
-        return output.loss, {}
+        batch = self.cameras(batch, generator)
+        if self.modality != "both":
+            key = "keypoints_2d" if self.modality == "2d" else "poses_3d"
+            return self._loss(model, batch, key, slice(None), generator), {}
+        half = max(batch["poses_3d"].shape[0] // 2, 1)
+        loss_2d = self._loss(model, batch, "keypoints_2d", slice(0, half), generator)
+        loss_3d = self._loss(model, batch, "poses_3d", slice(half, None), generator)
+        return (loss_2d + loss_3d) / 2, {"loss_2d_to_3d": loss_2d, "loss_3d_to_3d": loss_3d}
 
 
-def _part_columns(part: str, like: torch.Tensor) -> torch.Tensor:
-    columns = torch.zeros(like.shape[-1], dtype=torch.bool, device=like.device)
-    columns[resolve_joints(part, like.shape[-1])] = True
-    return columns.expand_as(like)
+def _part_masks(parts: tuple[str, ...], batch_size: int, num_frames: int, num_joints: int, generator, device):
+    """One of ``parts`` per window, hidden in every frame: ``(batch, frames, joints)``."""
+    table = torch.zeros(len(parts), num_joints, dtype=torch.bool, device=device)
+    for index, part in enumerate(parts):
+        table[index, resolve_joints(part, num_joints)] = True
+    choice = torch.randint(len(parts), (batch_size,), generator=generator, device=device)
+    return table[choice][:, None, :].expand(batch_size, num_frames, num_joints)
