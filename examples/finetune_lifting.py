@@ -44,11 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_with_config(build_parser(), argv)
+    # everything the flags decide is built (and checked) before the data, which takes minutes to load
+    training = training_config_from_args(args)
+    step = LiftingStep(noise=noise_from_args(args), cameras=cameras_from_args(args))
     set_seed(args.seed)  # the same initial weights on every process and every run
     model = build_model(MPMForPoseLifting, args)
     dataset = build_windows(args, model.config.num_frames)
-    summary = train(model, dataset, LiftingStep(noise=noise_from_args(args), cameras=cameras_from_args(args)), training_config_from_args(args),
-                    collate_fn=collate_windows,
+    summary = train(model, dataset, step, training, collate_fn=collate_windows,
                     run_config={"stage": "lifting", "init_from": args.init_from or "scratch",
                                 "num_windows": len(dataset)})
     print(f"[mpm-hf] lifting done: {summary['global_step']} steps in {summary['wall_time_s']:.0f} s -> "

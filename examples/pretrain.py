@@ -52,12 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_with_config(build_parser(), argv)
+    # everything the flags decide is built (and checked) before the data, which takes minutes to load
+    training = training_config_from_args(args)
+    step = PretrainStep(noise=noise_from_args(args), masked_lift=args.masked_lift, unpaired=args.unpaired,
+                        cameras=cameras_from_args(args), rotate_3d=args.rotate_3d, use_3d=args.use_3d)
     set_seed(args.seed)  # the same initial weights on every process and every run
     model = build_model(MPMForMaskedPoseModeling, args)
     dataset = build_windows(args, model.config.num_frames)
-    step = PretrainStep(noise=noise_from_args(args), masked_lift=args.masked_lift, unpaired=args.unpaired,
-                        cameras=cameras_from_args(args), rotate_3d=args.rotate_3d, use_3d=args.use_3d)
-    summary = train(model, dataset, step, training_config_from_args(args), collate_fn=collate_windows,
+    summary = train(model, dataset, step, training, collate_fn=collate_windows,
                     run_config={"stage": "pretrain", "num_windows": len(dataset)})
     print(f"[mpm-hf] stage I done: {summary['global_step']} steps in {summary['wall_time_s']:.0f} s -> "
           f"{args.output_dir}")

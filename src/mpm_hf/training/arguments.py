@@ -1,6 +1,8 @@
 """Command-line arguments shared by ``examples/``: every paper hyper-parameter is a flag defaulting to the paper.
 
-``--config FILE.{yaml,json}`` sets defaults from a file; flags given on the command line still win.
+``--config FILE.{yaml,json}`` sets defaults from a file; flags given on the command line still win. Every numeric
+flag is range-checked when the arguments are parsed (``validate_arguments``), as are ``--init-from`` (a local folder
+must exist) and ``--resume`` (a checkpoint must exist), so that a bad flag fails before any data is loaded.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..configuration_mpm import INPUT_NORMALIZATIONS, MASK_STRATEGIES, MPMConfig
-from .loop import OPTIMIZERS, TrainingConfig
+from .loop import OPTIMIZERS, TRAINING_RANGES, Interval, TrainingConfig, latest_checkpoint
 from .tasks import DetectorNoise, VirtualCameras
 
 
@@ -108,12 +110,124 @@ def add_training_arguments(
 
 
 def parse_with_config(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse ``argv``; values from ``--config`` become defaults, explicit flags override them."""
+    """Parse ``argv``; values from ``--config`` become defaults, explicit flags override them. Out-of-range values,
+    a missing ``--init-from`` folder and ``--resume`` without a checkpoint are usage errors (``parser.error``: exit
+    status 2 and the message of ``validate_arguments``)."""
     preliminary, _ = parser.parse_known_args(argv)
     config_path = getattr(preliminary, "config", None)
     if config_path:
         parser.set_defaults(**load_config_file(config_path, parser))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        validate_arguments(args)
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
+    return args
+
+
+# flag (argparse dest) -> TrainingConfig field, for the numeric training flags and the rest
+_TRAINING_FLAGS = {
+    "output_dir": "output_dir",
+    "epochs": "epochs",
+    "max_steps": "max_steps",
+    "batch_size": "batch_size",
+    "lr": "learning_rate",
+    "weight_decay": "weight_decay",
+    "optimizer": "optimizer",
+    "lr_decay": "lr_decay",
+    "lr_decay_steps": "lr_decay_steps",
+    "max_grad_norm": "max_grad_norm",
+    "gradient_accumulation_steps": "gradient_accumulation_steps",
+    "mixed_precision": "mixed_precision",
+    "seed": "seed",
+    "save_every": "save_every",
+    "resume": "resume",
+    "log_every": "log_every",
+    "num_workers": "num_workers",
+    "sync_bn": "sync_bn",
+    "progress": "progress",
+    "check_replicas": "check_replicas",
+}
+
+_PROBABILITY = Interval(low=0, high=1)
+# a dropout rate or mask ratio (1 would leave nothing); None keeps the config's value
+_RATE = Interval(low=0, high=1, high_open=True, optional=True)
+_POSITIVE = Interval(low=1, integer=True)
+
+
+def argument_ranges(num_joints: int = 17) -> dict[str, Interval]:
+    """The range of every numeric flag of ``examples/``, by argparse dest; joint counts are checked against
+    ``num_joints`` (``--num-joints``; a model loaded with ``--init-from`` checks its own count again)."""
+    joints = f"--num-joints {num_joints}"
+    return {
+        "num_frames": _POSITIVE,
+        "hidden_size": _POSITIVE,
+        "intermediate_size": _POSITIVE,
+        "num_layers": _POSITIVE,
+        "num_heads": _POSITIVE,
+        "spatial_mask_joints": Interval(low=0, high=num_joints, high_open=True, integer=True, optional=True,
+                                        note=joints),
+        "temporal_mask_ratio": _RATE,
+        **{name: Interval(low=0, optional=True) for name in (
+            "loss_weight_2d", "loss_weight_3d", "loss_weight_lift", "loss_weight_centre", "loss_weight_sequence")},
+        "dropout": _RATE,
+        "spatial_dropout": _RATE,
+        "downsample": Interval(low=1, integer=True, optional=True, note="None: the corpora's"),
+        "window_stride": _POSITIVE,
+        "noise_std": Interval(low=0),
+        "noise_outlier_prob": _PROBABILITY,
+        "noise_outlier_std": Interval(low=0),
+        "noise_drop_prob": _PROBABILITY,
+        "noise_tube_drop_prob": _PROBABILITY,
+        "noise_tube_drop_joints": Interval(low=1, high=num_joints, high_open=True, integer=True, note=joints),
+        "virtual_camera_prob": _PROBABILITY,
+        "part_prob": _PROBABILITY,
+        **{flag: TRAINING_RANGES[field] for flag, field in _TRAINING_FLAGS.items() if field in TRAINING_RANGES},
+    }
+
+
+def flag_name(dest: str) -> str:
+    """The command-line spelling of an argparse dest: ``noise_drop_prob`` -> ``--noise-drop-prob``."""
+    return "--" + dest.replace("_", "-")
+
+
+def validate_arguments(args: argparse.Namespace) -> None:
+    """Check the parsed flags of ``args`` that it has: every numeric one against ``argument_ranges``
+    (``ValueError`` naming the flag, the range and the value), ``--init-from`` (``init_from_source``) and
+    ``--resume`` (``FileNotFoundError`` when ``--output-dir`` holds no complete checkpoint)."""
+    num_joints = getattr(args, "num_joints", 17)
+    if num_joints not in (16, 17):
+        raise ValueError(f"--num-joints: expected 16 or 17, got {num_joints!r}")
+    for dest, interval in argument_ranges(num_joints).items():
+        if hasattr(args, dest):
+            interval.check(flag_name(dest), getattr(args, dest))
+    if getattr(args, "init_from", None):
+        init_from_source(args.init_from)
+    if getattr(args, "resume", False) and latest_checkpoint(args.output_dir) is None:
+        raise FileNotFoundError(
+            f"--resume: no checkpoint found in {Path(args.output_dir) / 'checkpoints'} (expected a complete "
+            "checkpoint-<step> folder; leave out --resume for a fresh run)"
+        )
+
+
+def init_from_source(value: str) -> str:
+    """What ``--init-from`` names: a local folder (returned with ``~`` expanded) or a Hub repo id (returned as is).
+
+    A string is local when it exists as a folder, starts with ``.``, ``/`` or ``~``, has more than one ``/``, or
+    its first component is an existing local folder (``runs/stage1`` while ``runs/`` exists); a local one that is
+    missing (or a file) raises ``FileNotFoundError`` at once instead of being looked up on the Hub.
+    """
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return str(path)
+    first = value.split("/", 1)[0]
+    local = value.startswith((".", "/", "~")) or value.count("/") > 1 or ("/" in value and Path(first).is_dir())
+    if local or path.exists():
+        what = "is a file, not a folder" if path.exists() else "folder not found"
+        raise FileNotFoundError(
+            f"--init-from: {what}: {value} (expected a saved MPM folder, or a Hub repo id such as user/model)"
+        )
+    return value
 
 
 def load_config_file(path: str | Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -208,7 +322,7 @@ def build_model(model_class: type, args: argparse.Namespace):
     0 to keep fine-tuning a small model that underfits); the run's tds (`resolve_downsample`) is recorded in the
     config either way."""
     if getattr(args, "init_from", None):
-        model = model_class.from_pretrained(args.init_from, **_objective_overrides(args))
+        model = model_class.from_pretrained(init_from_source(args.init_from), **_objective_overrides(args))
     else:
         model = model_class(model_config_from_args(args))
     model.config.downsample = resolve_downsample(args)
@@ -217,33 +331,13 @@ def build_model(model_class: type, args: argparse.Namespace):
 
 def training_config_from_args(args: argparse.Namespace) -> TrainingConfig:
     return TrainingConfig(
-        output_dir=args.output_dir,
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        weight_decay=args.weight_decay,
-        optimizer=args.optimizer,
-        lr_decay=args.lr_decay,
-        lr_decay_steps=args.lr_decay_steps,
-        max_grad_norm=args.max_grad_norm,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        mixed_precision=args.mixed_precision,
-        seed=args.seed,
-        save_every=args.save_every,
-        resume=args.resume,
-        log_every=args.log_every,
-        num_workers=args.num_workers,
-        sync_bn=args.sync_bn,
+        **{field: getattr(args, flag) for flag, field in _TRAINING_FLAGS.items()},
         trackers=tuple(args.trackers),
-        progress=args.progress,
-        check_replicas=args.check_replicas,
     )
 
 
 def cameras_from_args(args: argparse.Namespace) -> VirtualCameras:
-    if not 0 <= args.virtual_camera_prob <= 1:
-        raise ValueError(f"--virtual-camera-prob: expected a probability in [0, 1], got {args.virtual_camera_prob}")
+    """``--virtual-camera-prob`` (range-checked by ``validate_arguments``) as a ``VirtualCameras``."""
     return VirtualCameras(prob=args.virtual_camera_prob)
 
 

@@ -5,16 +5,22 @@ the rest: seeded data order (``use_seedable_sampler``), gradient accumulation, c
 Adam+amsgrad, a per-epoch learning-rate decay, ``save_state`` checkpoints and exact ``--resume``, trackers
 (JSON lines and TensorBoard by default, W&B when installed and asked for), a progress bar, ``save_pretrained`` of
 the final model and a PNG of the loss curves.
+
+Interruptions are survivable: a checkpoint is written to ``checkpoints/.tmp-checkpoint-<step>`` and renamed to
+``checkpoint-<step>`` only when complete, so a run killed while saving resumes from its last complete checkpoint;
+a NaN or infinite loss stops the run (``NonFiniteLossError``) before anything computed from it is saved.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +46,79 @@ StepCallback = Callable[[Accelerator, torch.nn.Module, int], None]
 
 OPTIMIZERS = ("adamw", "adam_amsgrad")
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
+# A save in progress (or killed midway) lives under this prefix until it is complete and renamed.
+TEMPORARY_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The allowed values of a numeric setting: ``check`` raises ``ValueError`` naming the setting, this range and
+    the value (``"lr_decay: expected a value in (0, 1], got 1.5"``).
+
+    Attributes:
+        low, high: the bounds (``None``: unbounded on that side).
+        low_open, high_open: exclude the bound itself.
+        integer: only integers are allowed.
+        optional: ``None`` is allowed (it means "off" or "the default"; ``note`` says which).
+        note: what special values mean, appended to the message (``"0: only at the end"``).
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+    optional: bool = False
+    note: str = ""
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            text = (f"a value in {'(' if self.low_open else '['}{self.low}, {self.high}"
+                    f"{')' if self.high_open else ']'}")
+        elif self.low is not None:
+            text = f"{'>' if self.low_open else '>='} {self.low}"
+        else:
+            text = f"{'<' if self.high_open else '<='} {self.high}"
+        return f"{text} ({self.note})" if self.note else text
+
+    def contains(self, value: Any) -> bool:
+        if value is None:
+            return self.optional
+        kind = numbers.Integral if self.integer else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+            return False
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def check(self, name: str, value: Any) -> None:
+        if not self.contains(value):
+            kind = "an integer " if self.integer and not isinstance(value, numbers.Integral) else ""
+            raise ValueError(f"{name}: expected {kind}{self.describe()}, got {value!r}")
+
+
+# The range of every numeric field of ``TrainingConfig``; ``mpm_hf.training.arguments`` checks the command-line
+# flags against the same table.
+TRAINING_RANGES: dict[str, Interval] = {
+    "epochs": Interval(low=1, integer=True),
+    "max_steps": Interval(low=1, integer=True, optional=True, note="None: from epochs"),
+    "batch_size": Interval(low=1, integer=True),
+    "learning_rate": Interval(low=0, low_open=True),
+    "weight_decay": Interval(low=0, optional=True),
+    "lr_decay": Interval(low=0, high=1, low_open=True),
+    "lr_decay_steps": Interval(low=1, integer=True, optional=True, note="None: every epoch"),
+    "max_grad_norm": Interval(low=0, optional=True, note="0 or None: no clipping"),
+    "gradient_accumulation_steps": Interval(low=1, integer=True),
+    "seed": Interval(low=0, high=2**32, high_open=True, integer=True),
+    "save_every": Interval(low=0, integer=True, note="0: only at the end"),
+    "checkpoints_total_limit": Interval(low=0, integer=True, optional=True, note="0 or None: keep all"),
+    "log_every": Interval(low=1, integer=True),
+    "num_workers": Interval(low=0, integer=True),
+}
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A step's loss was NaN or infinite; the run stopped before saving anything computed from it."""
 
 
 @dataclass
@@ -55,15 +134,17 @@ class TrainingConfig:
         weight_decay: decoupled weight decay of AdamW, or the L2 term of Adam (amsgrad); default (None) 0.01 for
             AdamW and 0 for Adam, as in the paper and the release.
         optimizer: ``adamw`` (paper) or ``adam_amsgrad`` (release).
-        lr_decay: multiplicative decay applied every ``lr_decay_steps`` optimizer steps (default: every epoch).
-        max_grad_norm: gradient clipping norm; ``None`` disables clipping.
+        lr_decay: multiplicative decay in (0, 1] applied every ``lr_decay_steps`` optimizer steps (default: every
+            epoch).
+        max_grad_norm: gradient clipping norm; ``None`` or 0 disables clipping.
         gradient_accumulation_steps: forward/backward passes per optimizer step.
         mixed_precision: ``no``, ``bf16`` or ``fp16`` (where the device supports it); None: Accelerate's setting
             (``accelerate launch --mixed_precision``, ``accelerate config``, ``ACCELERATE_MIXED_PRECISION``).
         seed: seeds the model init, the data order, dropout and the mask samplers.
         save_every: write a ``save_state`` checkpoint every this many steps (0: only at the end).
-        checkpoints_total_limit: keep at most this many checkpoints.
-        resume: continue from the latest checkpoint in ``output_dir/checkpoints``.
+        checkpoints_total_limit: keep at most this many checkpoints (0 or None: all); the newest is always kept.
+        resume: continue from the latest complete checkpoint in ``output_dir/checkpoints``; an error when there is
+            none (a fresh start would silently retrain from step 0).
         log_every: steps between tracker logs.
         num_workers: DataLoader workers (0: fetch in the training process; batched fetching is fast).
         sync_bn: convert BatchNorm to SyncBatchNorm for multi-process runs.
@@ -105,14 +186,8 @@ class TrainingConfig:
             raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.mixed_precision not in (None, "no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision: expected 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
-        for name in ("batch_size", "gradient_accumulation_steps", "epochs", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
-        for name in ("max_steps", "lr_decay_steps"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
-        if self.save_every < 0:
-            raise ValueError(f"save_every: expected >= 0 (0: only at the end), got {self.save_every}")
+        for name, interval in TRAINING_RANGES.items():
+            interval.check(name, getattr(self, name))
 
 
 class JSONLinesTracker(GeneralTracker):
@@ -171,12 +246,65 @@ def _make_trackers(names: Sequence[str], logging_dir: Path) -> list:
 
 
 def latest_checkpoint(output_dir: str | os.PathLike) -> Path | None:
-    """The ``checkpoint-<step>`` folder with the highest step under ``output_dir/checkpoints``, if any."""
-    root = Path(output_dir) / "checkpoints"
-    if not root.is_dir():
+    """The complete ``checkpoint-<step>`` folder with the highest step under ``output_dir/checkpoints``, if any.
+
+    Temporary folders (a save in progress or killed midway) and checkpoint folders without a readable
+    ``trainer_state.json`` (the last file a save writes) are skipped.
+    """
+    complete = _complete_checkpoints(Path(output_dir) / "checkpoints")
+    return complete[-1][1] if complete else None
+
+
+def _trainer_state(checkpoint: Path) -> dict | None:
+    """The ``trainer_state.json`` of a checkpoint folder; None when missing or unreadable (an unfinished save)."""
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError):
         return None
+    return state if isinstance(state, dict) and isinstance(state.get("global_step"), int) else None
+
+
+def _complete_checkpoints(root: Path) -> list[tuple[int, Path]]:
+    """``(step, folder)`` of the complete checkpoints under ``root``, oldest first."""
+    if not root.is_dir():
+        return []
     found = [(int(m.group(1)), p) for p in root.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name)) and p.is_dir()]
-    return max(found)[1] if found else None
+    return sorted((step, path) for step, path in found if _trainer_state(path) is not None)
+
+
+def _unfinished_checkpoints(root: Path) -> list[Path]:
+    """Folders left by saves that did not finish: temporary ones, and ``checkpoint-<step>`` ones without a
+    readable ``trainer_state.json`` (a save killed midway before saves went through a temporary folder)."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        path for path in root.iterdir()
+        if path.is_dir() and (path.name.startswith(TEMPORARY_PREFIX)
+                              or (CHECKPOINT_PATTERN.match(path.name) and _trainer_state(path) is None))
+    )
+
+
+def checkpoint_to_resume(output_dir: str | os.PathLike) -> Path:
+    """The checkpoint a ``resume`` run continues from: the latest complete one under ``output_dir/checkpoints``.
+
+    Raises ``FileNotFoundError`` when there is none (as ``transformers``' Trainer does): a resumed run that silently
+    started from step 0 would retrain what was already trained. Warns about newer unfinished saves it skips.
+    """
+    root = Path(output_dir) / "checkpoints"
+    checkpoint = latest_checkpoint(output_dir)
+    if checkpoint is None:
+        raise FileNotFoundError(
+            f"resume: no checkpoint found in {root} (expected a complete checkpoint-<step> folder; start without "
+            "resume for a fresh run)"
+        )
+    unfinished = [path.name for path in _unfinished_checkpoints(root)]
+    if unfinished:
+        warnings.warn(
+            f"resume: skipping unfinished checkpoint folders {unfinished} in {root} (saves interrupted midway); "
+            f"resuming from {checkpoint.name}",
+            stacklevel=2,
+        )
+    return checkpoint
 
 
 FUSED_OPTIMIZER_DEVICES = ("cpu", "cuda")
@@ -209,13 +337,61 @@ def build_optimizer(
     return torch.optim.Adam(groups, lr=config.learning_rate, amsgrad=True, **fused)
 
 
-def _prune_checkpoints(output_dir: str, limit: int | None) -> None:
-    if not limit:
-        return
-    root = Path(output_dir) / "checkpoints"
-    found = sorted((int(m.group(1)), p) for p in root.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name)))
-    for _, path in found[:-limit]:
+def _prune_checkpoints(root: Path, limit: int | None) -> None:
+    """Delete unfinished saves and all but the newest ``limit`` complete checkpoints (0 / None: keep them all).
+    Only complete checkpoints count towards ``limit``, so the newest complete one always stays."""
+    for path in _unfinished_checkpoints(root):
         shutil.rmtree(path)
+    if limit:
+        for _, path in _complete_checkpoints(root)[:-limit]:
+            shutil.rmtree(path)
+
+
+class _LossWatch:
+    """Finds the first optimizer step whose loss is NaN or infinite, checked at log and save steps only: the
+    losses stay on the device in between (no host synchronisation per step)."""
+
+    # checked at least this often (forward passes) when logs and saves are rare, to bound what is kept
+    max_pending = 1024
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[int, dict[str, torch.Tensor]]] = []
+
+    @property
+    def full(self) -> bool:
+        return len(self.pending) >= self.max_pending
+
+    def observe(self, step: int, values: dict[str, torch.Tensor]) -> None:
+        """Record a forward pass of optimizer step ``step``: ``values`` holds ``loss`` and the step's logged values."""
+        self.pending.append((step, {key: value.detach() for key, value in values.items()}))
+
+    def check(self, accelerator: Accelerator, output_dir: Path, history: dict[str, list[tuple[int, float]]]) -> None:
+        """Raise ``NonFiniteLossError`` on every process when any process saw a non-finite loss since the last
+        check. All processes call this at the same steps (it gathers)."""
+        if not self.pending:
+            return
+        losses = torch.stack([values["loss"].float().reshape(()) for _, values in self.pending])
+        bad = (~torch.isfinite(losses)).nonzero()
+        local = self.pending[int(bad[0])] if len(bad) else None
+        first = torch.tensor([local[0] if local else -1], device=accelerator.device)
+        self.pending = []
+        steps = accelerator.gather(first).tolist()
+        if max(steps) < 0:
+            return
+        step = min(s for s in steps if s >= 0)
+        process = steps.index(step)
+        if local is not None and local[0] == step:
+            seen = ", ".join(f"{key}={value.float().mean().item():.6g}" for key, value in local[1].items())
+        else:
+            seen = f"on process {process}"
+        last = f"; last logged loss {history['loss'][-1][1]:.6g} at step {history['loss'][-1][0]}" \
+            if history.get("loss") else ""
+        kept = latest_checkpoint(output_dir)
+        raise NonFiniteLossError(
+            f"non-finite loss at step {step} ({seen}){last}. Training stopped; the last good checkpoint "
+            f"{kept if kept else '(none saved yet)'} is kept and the final model was not written (resume from it, "
+            "e.g. with a lower --lr or --max-grad-norm)"
+        )
 
 
 def train(
@@ -234,6 +410,7 @@ def train(
     random state, and reaches the same weights as an uninterrupted run.
     """
     output_dir = Path(config.output_dir)
+    checkpoint = checkpoint_to_resume(output_dir) if config.resume else None
     accelerator = Accelerator(
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         mixed_precision=config.mixed_precision,
@@ -276,10 +453,9 @@ def train(
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
     global_step, previous_time = 0, 0.0
-    checkpoint = latest_checkpoint(output_dir) if config.resume else None
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
-        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        state = _trainer_state(checkpoint)
         global_step, previous_time = state["global_step"], state.get("wall_time_s", 0.0)
         accelerator.print(f"[mpm-hf] resumed from {checkpoint} at step {global_step}")
 
@@ -294,6 +470,7 @@ def train(
         dynamic_ncols=True,
     )
     history: dict[str, list[tuple[int, float]]] = {}
+    watch = _LossWatch()
     started = time.time()
     model.train()
     epoch = global_step // steps_per_epoch
@@ -307,6 +484,7 @@ def train(
             with accelerator.accumulate(model):
                 generator = _step_generator(config.seed, global_step, micro_step, accelerator, batch)
                 loss, logs = step_fn(model, batch, generator)
+                watch.observe(global_step + 1, {"loss": loss, **logs})
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and config.max_grad_norm:
                     accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -319,7 +497,10 @@ def train(
             global_step += 1
             progress.update(1)
             values = {"loss": loss.detach().float(), **{k: v.detach().float() for k, v in logs.items()}}
-            if global_step % config.log_every == 0 or global_step == max_steps:
+            log_now = global_step % config.log_every == 0 or global_step == max_steps
+            if log_now or watch.full:
+                _check_losses(watch, accelerator, output_dir, history, progress)
+            if log_now:
                 values = {k: accelerator.reduce(v, reduction="mean").item() for k, v in values.items()}
                 values["lr"] = scheduler.get_last_lr()[0]
                 accelerator.log(values, step=global_step)
@@ -331,12 +512,14 @@ def train(
             for callback in callbacks:
                 callback(accelerator, model, global_step)
             if config.save_every and global_step % config.save_every == 0 and global_step < max_steps:
+                _check_losses(watch, accelerator, output_dir, history, progress)
                 _save_checkpoint(accelerator, model, output_dir, global_step, config.checkpoints_total_limit,
                                  previous_time + time.time() - started)
             if global_step >= max_steps:
                 done = True
                 break
         epoch += 1
+    _check_losses(watch, accelerator, output_dir, history, progress)
     progress.close()
     elapsed = previous_time + time.time() - started
 
@@ -367,6 +550,18 @@ def train(
     return summary
 
 
+def _check_losses(
+    watch: _LossWatch, accelerator: Accelerator, output_dir: Path, history: dict, progress: tqdm
+) -> None:
+    """``watch.check``; on a non-finite loss, close the progress bar and the trackers before raising."""
+    try:
+        watch.check(accelerator, output_dir, history)
+    except NonFiniteLossError:
+        progress.close()
+        accelerator.end_training()
+        raise
+
+
 def _is_hparam(value: Any) -> bool:
     return isinstance(value, (bool, int, float, str)) or value is None
 
@@ -394,18 +589,41 @@ def _save_checkpoint(
     accelerator: Accelerator, model: torch.nn.Module, output_dir: Path, step: int, limit: int | None,
     wall_time_s: float,
 ) -> None:
-    """``save_state`` plus the model's ``config.json``: the folder then also loads with ``from_pretrained``."""
-    path = output_dir / "checkpoints" / f"checkpoint-{step}"
-    accelerator.save_state(str(path))
+    """``save_state`` plus the model's ``config.json`` (the folder then also loads with ``from_pretrained``) and
+    ``trainer_state.json``, written to ``checkpoints/.tmp-checkpoint-<step>`` and renamed to ``checkpoint-<step>``
+    once complete: a save killed midway leaves only a temporary folder, which resuming skips."""
+    root = output_dir / "checkpoints"
+    name = f"checkpoint-{step}"
+    temporary = root / f"{TEMPORARY_PREFIX}{name}"
+    if accelerator.is_main_process and temporary.exists():
+        shutil.rmtree(temporary)  # left by a save of this step that was killed
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(temporary))
+    accelerator.wait_for_everyone()  # every process has written its random states
     if accelerator.is_main_process:
         unwrapped = accelerator.unwrap_model(model)
         # what model.save_pretrained records: the class the weights belong to (a run started --init-from a stage-I
         # folder would otherwise keep the stage-I class name)
         unwrapped.config.architectures = [type(unwrapped).__name__]
-        unwrapped.config.save_pretrained(path)
-        (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "wall_time_s": wall_time_s}))
-        _prune_checkpoints(str(output_dir), limit)
+        unwrapped.config.save_pretrained(temporary)
+        (temporary / "trainer_state.json").write_text(json.dumps({"global_step": step, "wall_time_s": wall_time_s}))
+        _publish(temporary, root / name)
+        _prune_checkpoints(root, limit)
     accelerator.wait_for_everyone()
+
+
+def _publish(temporary: Path, final: Path) -> None:
+    """Rename a finished save to its final name; a folder already there (the same step saved again, e.g. a
+    finished run resumed, or an unfinished save) is moved aside first and deleted after."""
+    if not final.exists():
+        temporary.rename(final)
+        return
+    aside = final.with_name(f"{TEMPORARY_PREFIX}replaced-{final.name}")
+    if aside.exists():
+        shutil.rmtree(aside)
+    final.rename(aside)
+    temporary.rename(final)
+    shutil.rmtree(aside)
 
 
 def _read_history(path: Path) -> dict[str, list[tuple[int, float]]]:
