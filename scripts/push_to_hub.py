@@ -4,7 +4,7 @@
         [--private] [--results outputs/eval_s9_s11.json] [--token hf_...] [--card README.md]
 
 The folder is checked first (it must hold ``config.json`` with ``model_type: mpm`` and ``model.safetensors``);
-``README.md`` on the Hub is the card built from ``MODEL_CARD.md``, with the evaluation report of
+``README.md`` on the Hub is the card built by ``mpm_hf.hub``, with the evaluation report of
 ``examples/evaluate.py --json`` (``--results``, else ``eval_results.json`` in the folder, else "not evaluated").
 The token defaults to ``HF_TOKEN`` / ``hf auth login``. Prints the commit URL; errors print one line and exit with
 2 (bad input) or 1 (the upload failed).
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from huggingface_hub.errors import HfHubHTTPError
 
-from mpm_hf.model_card import push_model_to_hub, read_json_file, read_model_folder_config
+from mpm_hf.hub import push_model_to_hub, read_json_file, read_model_folder_config
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,10 +7,10 @@
 ``RUN`` is a ``save_pretrained`` folder (the final model of ``examples/finetune_lifting.py`` or one of its
 ``checkpoints/checkpoint-N`` states). ``OUT`` receives ``config.json``, ``model.safetensors`` + ``checksums.json``,
 the ``trust_remote_code`` modeling files, ``eval_results.json`` (the ``examples/evaluate.py --json`` reports, in the
-order given) and ``README.md`` generated from ``MODEL_CARD.md`` with those results and the training summary
-(``--training``: a JSON object of ``"stage": "what was done"`` lines). Files of ``OUT`` that the new model does not
-write (stale weights from an older layout) are removed; anything else there is kept. Errors print one line and
-exit with 2.
+order given) and ``README.md``, the card of ``mpm_hf.hub.generate_model_card`` with those results and the training
+summary (``--training``: a JSON object of ``"stage": "what was done"`` lines). Files of ``OUT`` that the new model
+does not write (stale weights from an older layout) are removed; anything else there is kept. Errors print one line
+and exit with 2.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from mpm_hf import MPMForPoseLifting
-from mpm_hf.model_card import EVAL_RESULTS_FILE, generate_model_card, read_json_file
+from mpm_hf.hub import EVAL_RESULTS_FILE, generate_model_card, read_json_file
 
 STALE_WEIGHT_FILES = ("pytorch_model.bin", "model.safetensors.index.json")
 

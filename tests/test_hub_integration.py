@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from transformers import BertConfig, pipeline
 
 from mpm_hf import AutoModelForPoseLifting, MPMConfig, MPMForMaskedPoseModeling, MPMForPoseLifting
-from mpm_hf.model_card import LIBRARY_NAME, TAGS, generate_model_card, push_model_to_hub
+from mpm_hf.hub import LIBRARY_NAME, TAGS, generate_model_card, push_model_to_hub
 
 from .conftest import REPO_ROOT
 
@@ -260,9 +260,10 @@ def test_pushed_model_card_metadata_and_body(hub_env, tmp_path):
     assert "eval_results.json" in files and not any(name.startswith("checkpoints/") for name in files)
     card = ModelCard.load(repo_id)
     data = card.data
-    assert data.library_name == "mpm-hf" and data.license == "other"
+    assert data.library_name == "transformers" and data.license == "other"
     assert data.tags == list(TAGS) and data.datasets == ["human3.6m", "amass"]
-    assert data.get("pipeline_tag") is None  # "pose-lifting" is not a Hub pipeline tag: it is in the tags
+    assert {"custom_code", "pose-lifting"} <= set(data.tags)  # the Hub has no pose-lifting task: a tag
+    assert data.pipeline_tag == "keypoint-detection"  # the Hub task whose sub-task is pose estimation
     results = {(r.dataset_config, r.metric_type): r.metric_value for r in data.eval_results}
     assert results == {("gt", "mpjpe"): 41.23, ("gt", "p-mpjpe"): 33.5,
                        ("sh_pt_mpii", "mpjpe"): 52.0, ("sh_pt_mpii", "p-mpjpe"): 40.25}
@@ -278,7 +279,8 @@ def test_card_without_results_says_not_evaluated_and_has_no_model_index():
     config = tiny_config(architectures=["MPMForMaskedPoseModeling"])
     text = generate_model_card(config, repo_id="mpm-hf/stage1")
     card = ModelCard(text)
-    assert card.data.library_name == "mpm-hf" and card.data.eval_results is None
+    assert card.data.library_name == "transformers" and card.data.eval_results is None
+    assert card.data.pipeline_tag == "keypoint-detection"
     assert "model-index" not in text and "Not evaluated" in text
     assert "MPMForPoseLifting.from_pretrained(\"mpm-hf/stage1\")" in text  # a stage-I card points to fine-tuning
     num_parameters = sum(p.numel() for p in MPMForMaskedPoseModeling(config).parameters())
@@ -436,18 +438,20 @@ def test_truncated_weights_are_an_error_not_a_silent_load(hub_env, tmp_path):
         MPMForPoseLifting.from_pretrained(served_short)
     assert try_to_load_from_cache(served_short, "model.safetensors") is None
 
-    # 2. A truncated file uploaded as such (the metadata agrees with it): the safetensors parser refuses it.
+    # 2. A truncated file uploaded as such (the metadata agrees with it): its sha256 is not the one of
+    # checksums.json, checked before the safetensors parser sees the file.
     uploaded_short = hub_env.unique_repo_id("uploaded-short")
     model.push_to_hub(uploaded_short)
     HfApi().upload_file(path_or_fileobj=weights[:-1000], path_in_repo="model.safetensors", repo_id=uploaded_short)
-    with pytest.raises(SafetensorError, match="incomplete metadata"):
+    with pytest.raises(ValueError, match=f"{uploaded_short}/model.safetensors: expected sha256"):
         MPMForPoseLifting.from_pretrained(uploaded_short)
 
 
 def test_tampered_weights_of_the_same_size(hub_env, tmp_path):
     """The Hub client checks sizes only, so a flipped byte in the tensor data would load silently: MPM checkpoints
     carry ``checksums.json`` (sha256 per weight file) and ``from_pretrained`` refuses a mismatch;
-    ``HfApi.verify_repo_checksums`` agrees. A flipped byte in the safetensors header is refused by the parser."""
+    ``HfApi.verify_repo_checksums`` agrees. A flipped byte in the safetensors header is refused the same way, before
+    the parser sees it; without ``checksums.json`` the parser refuses it."""
     model = lifting_model()
     model.save_pretrained(tmp_path / "model")
     weights = (tmp_path / "model" / "model.safetensors").read_bytes()
@@ -467,7 +471,10 @@ def test_tampered_weights_of_the_same_size(hub_env, tmp_path):
     corrupted = bytearray(weights)
     corrupted[20] ^= 0xFF  # inside the JSON header
     hub_env.server.tamper(header_flip, "model.safetensors", bytes(corrupted))
-    with pytest.raises(SafetensorError):
+    with pytest.raises(ValueError, match="model.safetensors: expected sha256"):
+        MPMForPoseLifting.from_pretrained(header_flip)
+    HfApi().delete_file("checksums.json", repo_id=header_flip)
+    with pytest.warns(UserWarning, match="no checksums.json"), pytest.raises(SafetensorError):
         MPMForPoseLifting.from_pretrained(header_flip)
 
 
