@@ -86,6 +86,9 @@ class MPMConfig(PretrainedConfig):
             depends neither on the image size nor on the person's scale or position in the image (any
             ``a * x + b`` of the input gives the same output): pixels, normalised screen coordinates and crops
             all work. 3D input is never normalised.
+        fps (`float`, *optional*): frame rate (frames per second) of the data the model was trained on (Human3.6M:
+            50). With it, input at another rate is lifted at the frame spacing the model was trained on
+            (`mpm_hf.frame_rate`); `None`: unknown, input is used at the model's frame step as it is.
 
     Units: 2D inputs are normalised screen coordinates (``x / w * 2 - 1``, ``y / w * 2 - h / w``); 3D poses are
     camera-space metres, root-relative (the pelvis, joint 0, is at the origin).
@@ -123,6 +126,7 @@ class MPMConfig(PretrainedConfig):
         initializer_range: float = 0.02,
         downsample: int = 1,
         input_normalization: str = "screen",
+        fps: float | None = None,
         **kwargs,
     ):
         self.num_joints = num_joints
@@ -153,6 +157,7 @@ class MPMConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.downsample = downsample
         self.input_normalization = input_normalization
+        self.fps = fps
         super().__init__(**kwargs)
         self.validate_mpm()
 
@@ -223,6 +228,8 @@ class MPMConfig(PretrainedConfig):
               "batch_norm_momentum", "a number in (0, 1]")
         check(isinstance(self.leaky_relu_slope, (int, float)) and self.leaky_relu_slope >= 0, "leaky_relu_slope",
               "a number >= 0")
+        check(self.fps is None or (isinstance(self.fps, (int, float)) and not isinstance(self.fps, bool)
+                                   and 0 < self.fps < float("inf")), "fps", "None or a positive number")
         check(self.input_normalization in INPUT_NORMALIZATIONS, "input_normalization",
               f"one of {INPUT_NORMALIZATIONS}")
         check(self.mask_strategy in MASK_STRATEGIES, "mask_strategy", f"one of {MASK_STRATEGIES}")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from .frame_rate import interpolate, plan_frame_rate, resample
 from .keypoints import model_skeleton
 from .windowing import centred_windows, flip_windows, merge_flipped, run_windows, stitch, tile_sequence
 
@@ -52,6 +53,7 @@ def lift_sequence(
     progress: Callable[[int], None] | None = None,
     frames: np.ndarray | None = None,
     margin: int | None = None,
+    fps: float | None = None,
 ) -> np.ndarray:
     """Lift one sequence ``(N, J, 2)`` (normalised screen coordinates) to ``(N, J, 3)`` metres, pelvis at 0.
 
@@ -69,6 +71,10 @@ def lift_sequence(
             ``(len(frames), J, 3)``; default every frame.
         margin: ``"sequence"`` mode: context positions on each side of a window's owned part (default
             :func:`default_margin`); 0 = non-overlapping windows, the fastest.
+        fps: the input's frame rate. With ``model.config.fps`` known, windows keep the frame spacing the model was
+            trained on: a whole-number step when one exists, else the sequence is resampled to the model's rate,
+            lifted and interpolated back (:mod:`mpm_hf.frame_rate`). ``None``: the input is taken to be at the
+            model's rate. Ignored when ``downsample`` is given.
     """
     if mode not in LIFT_MODES:
         raise ValueError(f"mode: expected one of {LIFT_MODES}, got {mode!r}")
@@ -95,8 +101,6 @@ def lift_sequence(
     keypoints = torch.where(invalid[..., None], torch.zeros((), dtype=keypoints.dtype), keypoints)
 
     window = config.num_frames
-    if downsample is None:
-        downsample = getattr(config, "downsample", 1)
     if frames is not None:
         if mode != "per_frame":
             raise ValueError(f"frames: only supported with mode='per_frame', got mode={mode!r}")
@@ -108,6 +112,12 @@ def lift_sequence(
                 f"frames: expected a 1-D integer array of frame indices in [0, {num_frames}), got shape "
                 f"{frames.shape}, dtype {frames.dtype}, values in [{frames.min()}, {frames.max()}]"
             )
+    if downsample is None:
+        plan = plan_frame_rate(fps, getattr(config, "fps", None), getattr(config, "downsample", 1))
+        if plan.resample_fps is not None:
+            return _lift_resampled(model, keypoints, invalid, fps, plan.resample_fps, mode, batch_size, flip_test,
+                                   plan.step, frames, margin)
+        downsample = plan.step
     if mode == "per_frame":
         head, index, report = "centre", centred_windows(num_frames, window, downsample, centres=frames), progress
     else:
@@ -123,3 +133,23 @@ def lift_sequence(
     if mode == "per_frame":
         return predictions[:, 0].numpy()
     return stitch(predictions, tiling).numpy()
+
+
+def _lift_resampled(
+    model, keypoints: torch.Tensor, invalid: torch.Tensor, fps: float, model_fps: float, mode: str, batch_size: int,
+    flip_test: bool, step: int, frames: np.ndarray | None, margin: int | None,
+) -> np.ndarray:
+    """Lift at the model's frame rate: resample the input to ``model_fps``, lift, interpolate back to ``fps``."""
+    values = torch.where(invalid[..., None], torch.nan, keypoints).numpy()
+    resampled, hidden = resample(values, fps, model_fps, missing=invalid.numpy())
+    positions = np.arange(len(values)) * (model_fps / fps) if frames is None else np.asarray(frames) * (model_fps / fps)
+    if mode == "per_frame":  # only the model-rate frames the requested ones are interpolated from
+        needed = np.unique(np.clip(np.concatenate([np.floor(positions), np.floor(positions) + 1]), 0,
+                                   len(resampled) - 1).astype(np.int64))
+        lifted = np.zeros((len(resampled), *values.shape[1:-1], 3), dtype=np.float32)
+        lifted[needed] = lift_sequence(model, resampled, hidden, mode=mode, batch_size=batch_size,
+                                       flip_test=flip_test, downsample=step, frames=needed)
+    else:
+        lifted = lift_sequence(model, resampled, hidden, mode=mode, batch_size=batch_size, flip_test=flip_test,
+                               downsample=step, margin=margin)
+    return interpolate(lifted, positions)[0]
