@@ -7,11 +7,14 @@ import pytest
 import torch
 
 from mpm_hf.keypoints import (
+    BODY_25,
     COCO_17,
+    COCO_18,
     H36M_17,
     H36M_32,
     H36M_32_TO_17,
     HALPE_26,
+    MEDIAPIPE_33,
     MPI_INF_3DHP_16,
     MPI_INF_3DHP_17,
     MPII_16,
@@ -30,7 +33,9 @@ def _points(skeleton: Skeleton, coords: int = 2, seed: int = 0) -> np.ndarray:
 
 
 def test_registry_and_lookup():
-    assert set(SKELETONS) == {"h36m", "h36m32", "mpii", "coco", "halpe", "3dhp", "3dhp16"}
+    assert set(SKELETONS) == {
+        "h36m", "h36m32", "mpii", "coco", "halpe", "body25", "coco18", "mediapipe33", "3dhp", "3dhp16"
+    }  # fmt: skip
     assert get_skeleton("h36m") is H36M_17
     assert get_skeleton(H36M_17) is H36M_17
     with pytest.raises(ValueError, match="known skeletons.*h36m"):
@@ -142,6 +147,91 @@ def test_halpe_to_h36m_uses_head_top():
     np.testing.assert_array_equal(out[:, H36M["head"]], kp[:, HALPE_26.index("head_top")])
     np.testing.assert_array_equal(out[:, H36M["neck_nose"]], kp[:, HALPE_26.index("nose")])
     np.testing.assert_allclose(out[:, H36M["pelvis"]], kp[:, [11, 12]].mean(axis=1), rtol=1e-6)
+
+
+def test_openpose_and_mediapipe_layouts_match_their_documentation():
+    # OpenPose's BODY_25 / COCO-18 and MediaPipe Pose's landmark indices, as the tools number them.
+    assert [BODY_25.joint_names[i] for i in (0, 1, 2, 7, 8, 9, 14, 15, 18, 19, 21, 22, 24)] == [
+        "nose", "neck", "right_shoulder", "left_wrist", "mid_hip", "right_hip", "left_ankle", "right_eye",
+        "left_ear", "left_big_toe", "left_heel", "right_big_toe", "right_heel",
+    ]  # fmt: skip
+    assert [COCO_18.joint_names[i] for i in (0, 1, 4, 5, 8, 11, 13, 14, 17)] == [
+        "nose", "neck", "right_wrist", "left_shoulder", "right_hip", "left_hip", "left_ankle", "right_eye", "left_ear",
+    ]  # fmt: skip
+    mediapipe = {
+        0: "nose", 2: "left_eye", 5: "right_eye", 7: "left_ear", 8: "right_ear", 11: "left_shoulder",
+        12: "right_shoulder", 13: "left_elbow", 14: "right_elbow", 15: "left_wrist", 16: "right_wrist",
+        23: "left_hip", 24: "right_hip", 25: "left_knee", 26: "right_knee", 27: "left_ankle", 28: "right_ankle",
+        31: "left_foot_index", 32: "right_foot_index",
+    }  # fmt: skip
+    assert {i: MEDIAPIPE_33.joint_names[i] for i in mediapipe} == mediapipe
+    assert (BODY_25.num_joints, COCO_18.num_joints, MEDIAPIPE_33.num_joints) == (25, 18, 33)
+
+
+def _consistent_h36m_pose(seed: int) -> np.ndarray:
+    """A random H36M-17 pose (frames, 17, 2) whose derived joints follow the detector rules exactly: pelvis =
+    mid-hips, thorax = mid-shoulders, spine = mid(pelvis, thorax), head straight above the nose (x)."""
+    pose = np.random.default_rng(seed).uniform(-100, 100, size=(4, 17, 2)).astype(np.float32)
+    pose[:, H36M["pelvis"]] = pose[:, [H36M["left_hip"], H36M["right_hip"]]].mean(axis=1)
+    pose[:, H36M["thorax"]] = pose[:, [H36M["left_shoulder"], H36M["right_shoulder"]]].mean(axis=1)
+    pose[:, H36M["spine"]] = 0.5 * (pose[:, H36M["pelvis"]] + pose[:, H36M["thorax"]])
+    pose[:, H36M["head"], 0] = pose[:, H36M["neck_nose"], 0]
+    return pose
+
+
+def _render(pose: np.ndarray, skeleton: Skeleton, seed: int) -> np.ndarray:
+    """``pose`` (H36M-17) drawn as ``skeleton`` keypoints: limbs and nose copied, eyes/ears placed so that the
+    face estimate of the head gives the H36M head back; every other joint random."""
+    out = np.random.default_rng(seed).uniform(-100, 100, size=(len(pose), skeleton.num_joints, 2))
+    out = out.astype(np.float32)
+    for name in skeleton.joint_names:
+        if name in H36M and name not in ("head",):
+            out[:, skeleton.index(name)] = pose[:, H36M[name]]
+    nose, head = pose[:, H36M["neck_nose"]], pose[:, H36M["head"]]
+    out[:, skeleton.index("nose")] = nose
+    eyes_mid = 0.5 * (nose + head)  # so that 2 * mid(eyes) - nose = head
+    offset = np.array([8.0, 0.0], np.float32)
+    out[:, skeleton.index("left_eye")] = eyes_mid + offset
+    out[:, skeleton.index("right_eye")] = eyes_mid - offset
+    out[:, skeleton.index("left_ear")] = eyes_mid + 2 * offset  # ears symmetric: mean x of the face = head x
+    out[:, skeleton.index("right_ear")] = eyes_mid - 2 * offset
+    return out
+
+
+@pytest.mark.parametrize("skeleton", [COCO_17, BODY_25, COCO_18, MEDIAPIPE_33], ids=lambda s: s.name)
+def test_detector_formats_round_trip_a_h36m_pose(skeleton: Skeleton):
+    pose = _consistent_h36m_pose(seed=3)
+    rendered = _render(pose, skeleton, seed=4)
+    out, valid = convert_keypoints(rendered, skeleton.name)
+    assert valid.all() and out.shape == pose.shape
+    copied = [H36M[name] for name in H36M_17.joint_names if name in skeleton.joint_names] + [H36M["neck_nose"]]
+    assert len(copied) == 13  # 12 limb joints and the nose
+    np.testing.assert_array_equal(out[:, copied], pose[:, copied])
+    np.testing.assert_allclose(out, pose, rtol=0, atol=1e-4)  # pelvis, spine, thorax, head derived
+
+
+def test_openpose_centre_points_are_not_used_for_pelvis_and_thorax():
+    kp = _points(BODY_25)
+    out, _ = convert_keypoints(kp, "body25")
+    hips = kp[:, [BODY_25.index("left_hip"), BODY_25.index("right_hip")]].mean(axis=1)
+    np.testing.assert_allclose(out[:, H36M["pelvis"]], hips, rtol=1e-6)
+    assert not np.allclose(out[:, H36M["pelvis"]], kp[:, BODY_25.index("mid_hip")])
+    shoulders = kp[:, [COCO_18.index("left_shoulder"), COCO_18.index("right_shoulder")]]
+    out18, _ = convert_keypoints(kp[:, :18], "coco18")
+    np.testing.assert_allclose(out18[:, H36M["thorax"]], shoulders.mean(axis=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("skeleton", [BODY_25, COCO_18, MEDIAPIPE_33], ids=lambda s: s.name)
+def test_face_head_uses_the_format_s_own_eyes(skeleton: Skeleton):
+    kp = _points(skeleton)
+    kp[0, skeleton.index("right_eye")] = np.nan  # no head without both eyes
+    kp[1, skeleton.index("left_ear")] = np.nan  # the other face points still give x
+    out, valid = convert_keypoints(kp, skeleton.name)
+    assert not valid[0, H36M["head"]] and valid[1, H36M["head"]] and valid[2, H36M["head"]]
+    face = [skeleton.index(n) for n in ("left_eye", "right_eye", "left_ear", "right_ear")]
+    eyes, nose = kp[2, face[:2]].mean(axis=0), kp[2, skeleton.index("nose")]
+    np.testing.assert_allclose(out[2, H36M["head"]], (kp[2, face, 0].mean(), (2 * eyes - nose)[1]), rtol=1e-5)
+    np.testing.assert_allclose(out[1, H36M["head"], 0], kp[1, [face[0], face[1], face[3]], 0].mean(), rtol=1e-5)
 
 
 def test_3dhp_orders_round_trip_through_h36m():

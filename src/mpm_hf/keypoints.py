@@ -12,8 +12,9 @@ The model works in the Human3.6M 17-joint order (:data:`H36M_17`)::
      3 right_ankle   8 thorax       13 left_wrist
      4 left_hip      9 neck_nose    14 right_shoulder
 
-:func:`convert_keypoints` maps detector outputs (COCO-17, Halpe-26, MPII-16) and other corpora
-(Human3.6M-32, MPI-INF-3DHP) onto it; :func:`flip_poses` mirrors poses for flip augmentation.
+:func:`convert_keypoints` maps detector outputs (COCO-17, Halpe-26, MPII-16, OpenPose BODY_25 and COCO-18,
+MediaPipe Pose-33) and other corpora (Human3.6M-32, MPI-INF-3DHP) onto it; :func:`flip_poses` mirrors poses for
+flip augmentation.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ __all__ = [
     "MPII_16",
     "COCO_17",
     "HALPE_26",
+    "BODY_25",
+    "COCO_18",
+    "MEDIAPIPE_33",
     "MPI_INF_3DHP_17",
     "MPI_INF_3DHP_16",
     "model_skeleton",
@@ -181,6 +185,56 @@ HALPE_26 = Skeleton(
     right_joints=COCO_17.right_joints + (21, 23, 25),
 )  # fmt: skip
 
+# OpenPose BODY_25 (``--model_pose BODY_25``, OpenPose's default): nose, neck, arms, mid-hip, legs, face, feet.
+BODY_25 = Skeleton(
+    name="body25",
+    joint_names=(
+        "nose", "neck", "right_shoulder", "right_elbow", "right_wrist",
+        "left_shoulder", "left_elbow", "left_wrist", "mid_hip",
+        "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+        "right_eye", "left_eye", "right_ear", "left_ear",
+        "left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel",
+    ),
+    parents=(1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16, 14, 14, 14, 11, 11, 11),
+    left_joints=(5, 6, 7, 12, 13, 14, 16, 18, 19, 20, 21),
+    right_joints=(2, 3, 4, 9, 10, 11, 15, 17, 22, 23, 24),
+)  # fmt: skip
+
+# OpenPose COCO-18 (``--model_pose COCO``): BODY_25 without mid-hip and feet, and ordered differently.
+COCO_18 = Skeleton(
+    name="coco18",
+    joint_names=(
+        "nose", "neck", "right_shoulder", "right_elbow", "right_wrist",
+        "left_shoulder", "left_elbow", "left_wrist",
+        "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+        "right_eye", "left_eye", "right_ear", "left_ear",
+    ),
+    parents=(1, -1, 1, 2, 3, 1, 5, 6, 1, 8, 9, 1, 11, 12, 0, 0, 14, 15),
+    left_joints=(5, 6, 7, 11, 12, 13, 15, 17),
+    right_joints=(2, 3, 4, 8, 9, 10, 14, 16),
+)  # fmt: skip
+
+# MediaPipe Pose (BlazePose) 33 landmarks. MediaPipe's "mouth_left"/"mouth_right" are named "left_mouth"/
+# "right_mouth" here so that every mirror pair reads left_*/right_*.
+MEDIAPIPE_33 = Skeleton(
+    name="mediapipe33",
+    joint_names=(
+        "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
+        "left_ear", "right_ear", "left_mouth", "right_mouth",
+        "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+        "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
+        "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+        "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+    ),
+    parents=(
+        -1, 0, 1, 2, 0, 4, 5, 3, 6, 0, 0,
+        0, 0, 11, 12, 13, 14, 15, 16, 15, 16, 15, 16,
+        11, 12, 23, 24, 25, 26, 27, 28, 27, 28,
+    ),
+    left_joints=(1, 2, 3, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31),
+    right_joints=(4, 5, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32),
+)  # fmt: skip
+
 # The 17-joint annotation of the MPI-INF-3DHP test set (``univ_annot3``), the order the P-STMO /
 # MotionBERT pre-processed 3DHP files use. Every joint has an H36M-17 counterpart (see the
 # conversion table in convert_keypoints): "head" is the head centre (~ H36M neck/nose) and
@@ -207,8 +261,12 @@ MPI_INF_3DHP_16 = Skeleton(
 )  # fmt: skip
 
 SKELETONS: dict[str, Skeleton] = {
-    s.name: s for s in (H36M_17, H36M_32, MPII_16, COCO_17, HALPE_26, MPI_INF_3DHP_17, MPI_INF_3DHP_16)
-}
+    s.name: s
+    for s in (
+        H36M_17, H36M_32, MPII_16, COCO_17, HALPE_26, BODY_25, COCO_18, MEDIAPIPE_33, MPI_INF_3DHP_17,
+        MPI_INF_3DHP_16,
+    )
+}  # fmt: skip
 
 
 def model_skeleton(num_joints: int) -> Skeleton:
@@ -236,23 +294,32 @@ def get_skeleton(name: str | Skeleton) -> Skeleton:
 #   ("copy", i)          source joint i
 #   ("mean", (i, j, ..)) mean of the source joints (valid only if all are valid)
 #   ("spine",)           midpoint of the converted pelvis and thorax
-#   ("coco_head",)       head top estimated from the face as the field does for COCO (see below)
+#   ("face_head", (nose, left_eye, right_eye, left_ear, right_ear))
+#                        head top estimated from the face as the field does for COCO (see _face_head)
 #   ("missing",)         the source has no such joint: NaN, invalid
 _COPY_FROM_32 = tuple(("copy", i) for i in H36M_32_TO_17)
-_COCO_BODY = {  # H36M-17 index -> COCO-17 index for the joints both formats have
-    1: 12, 2: 14, 3: 16, 4: 11, 5: 13, 6: 15, 11: 5, 12: 7, 13: 9, 14: 6, 15: 8, 16: 10,
-}  # fmt: skip
+_LIMBS = (  # H36M-17 joints that every detector format has under the same name
+    "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+    "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
+)  # fmt: skip
 
 
-def _coco_like_rules(head_rule: tuple) -> tuple[tuple, ...]:
+def _detector_rules(skeleton: Skeleton) -> tuple[tuple, ...]:
+    """H36M-17 rules for a detector format, by joint name: limbs copied, pelvis = mid-hips, thorax =
+    mid-shoulders, neck/nose = nose, head = the head top where the format has one, else the face estimate."""
+    index = skeleton.index
     rules: list[tuple] = [("missing",)] * 17
-    for h36m_index, coco_index in _COCO_BODY.items():
-        rules[h36m_index] = ("copy", coco_index)
-    rules[0] = ("mean", (11, 12))  # pelvis = mid-hips
+    for name in _LIMBS:
+        rules[H36M_17.index(name)] = ("copy", index(name))
+    rules[0] = ("mean", (index("left_hip"), index("right_hip")))
     rules[7] = ("spine",)
-    rules[8] = ("mean", (5, 6))  # thorax = mid-shoulders
-    rules[9] = ("copy", 0)  # neck/nose = nose
-    rules[10] = head_rule
+    rules[8] = ("mean", (index("left_shoulder"), index("right_shoulder")))
+    rules[9] = ("copy", index("nose"))
+    if "head_top" in skeleton.joint_names:
+        rules[10] = ("copy", index("head_top"))
+    else:
+        face = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+        rules[10] = ("face_head", tuple(index(name) for name in face))
     return tuple(rules)
 
 
@@ -264,8 +331,11 @@ _TO_H36M_RULES: dict[str, tuple[tuple, ...]] = {
         ("spine",), ("mean", (12, 13)), ("missing",), ("copy", 9),
         ("copy", 13), ("copy", 14), ("copy", 15), ("copy", 12), ("copy", 11), ("copy", 10),
     ),
-    "coco": _coco_like_rules(("coco_head",)),
-    "halpe": _coco_like_rules(("copy", 17)),
+    "coco": _detector_rules(COCO_17),
+    "halpe": _detector_rules(HALPE_26),
+    "body25": _detector_rules(BODY_25),
+    "coco18": _detector_rules(COCO_18),
+    "mediapipe33": _detector_rules(MEDIAPIPE_33),
     "3dhp": tuple(("copy", i) for i in (14, 8, 9, 10, 11, 12, 13, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4)),
     "3dhp16": tuple(("copy", i) for i in range(9)) + (("missing",),) + tuple(
         ("copy", i) for i in range(9, 16)
@@ -293,8 +363,8 @@ def _apply_rules(kp: np.ndarray, ok: np.ndarray, rules: Sequence[tuple]) -> tupl
         elif kind == "mean":
             out[..., j, :] = kp[..., list(rule[1]), :].mean(axis=-2)
             valid[..., j] = ok[..., list(rule[1])].all(axis=-1)
-        elif kind == "coco_head":
-            out[..., j, :], valid[..., j] = _coco_head(kp, ok)
+        elif kind == "face_head":
+            out[..., j, :], valid[..., j] = _face_head(kp, ok, *rule[1])
         elif kind == "spine":
             deferred.append(j)
         elif kind != "missing":
@@ -306,19 +376,21 @@ def _apply_rules(kp: np.ndarray, ok: np.ndarray, rules: Sequence[tuple]) -> tupl
     return out, valid
 
 
-def _coco_head(kp: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Head top from COCO face points, the estimate used by VideoPose3D/MHFormer in-the-wild demos.
+def _face_head(
+    kp: np.ndarray, ok: np.ndarray, nose: int, left_eye: int, right_eye: int, left_ear: int, right_ear: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Head top from face points, the estimate VideoPose3D/MHFormer in-the-wild demos use for COCO.
 
     x = mean x of the (valid) eyes and ears; every other coordinate = 2 * mid-eyes - nose, i.e. the
     nose reflected through the eyes (in image coordinates: as far above the eyes as the nose is below).
-    Needs the nose and both eyes; the ears only refine x.
+    Needs the nose and both eyes; the ears only refine x. Arguments after ``ok`` are joint indices of the source.
     """
-    nose, eyes = kp[..., 0, :], kp[..., 1:3, :]
-    head = 2.0 * eyes.mean(axis=-2) - nose
-    face_ok = ok[..., 1:5]
-    face_x = np.where(face_ok, kp[..., 1:5, 0], 0.0).sum(axis=-1) / np.maximum(face_ok.sum(axis=-1), 1)
+    eyes, face = [left_eye, right_eye], [left_eye, right_eye, left_ear, right_ear]
+    head = 2.0 * kp[..., eyes, :].mean(axis=-2) - kp[..., nose, :]
+    face_ok = ok[..., face]
+    face_x = np.where(face_ok, kp[..., face, 0], 0.0).sum(axis=-1) / np.maximum(face_ok.sum(axis=-1), 1)
     head[..., 0] = face_x
-    return head, ok[..., 0] & ok[..., 1] & ok[..., 2]
+    return head, ok[..., nose] & ok[..., left_eye] & ok[..., right_eye]
 
 
 def convert_keypoints(
@@ -337,29 +409,32 @@ def convert_keypoints(
 
     Rules to H36M-17 (``target="h36m"``); "mid(a, b)" is the mean of a and b:
 
-    ==============  ===========  ====================  ======================  =================  ==========
-    H36M-17 joint   H36M-32      MPII-16               COCO-17                 Halpe-26           3DHP-17
-    ==============  ===========  ====================  ======================  =================  ==========
-    pelvis          0            mid(hips)             mid(hips)               mid(hips)          pelvis
-    hips/knees/     1,2,3,       same joints           same joints             same joints        same joints
+    ==============  ===========  ===================  ===================  =================  ===========
+    H36M-17 joint   H36M-32      MPII-16              COCO-17, BODY_25,    Halpe-26           3DHP-17
+                                                      COCO-18, MediaPipe
+    ==============  ===========  ===================  ===================  =================  ===========
+    pelvis          0            mid(hips)            mid(hips)            mid(hips)          pelvis
+    hips/knees/     1,2,3,       same joints          same joints          same joints        same joints
     ankles          6,7,8
-    spine           12           mid(pelvis, thorax)   mid(pelvis, thorax)     mid(pelvis,        spine
-                                                                               thorax)
-    thorax          13           mid(shoulders)        mid(shoulders)          mid(shoulders)     neck
-    neck_nose       14           missing               nose                    nose               head
-    head            15           head_top              face estimate (*)       head_top           head_top
-    shoulders/      17,18,19,    same joints           same joints             same joints        same joints
+    spine           12           mid(pelvis, thorax)  mid(pelvis, thorax)  mid(pelvis,        spine
+                                                                           thorax)
+    thorax          13           mid(shoulders)       mid(shoulders)       mid(shoulders)     neck
+    neck_nose       14           missing              nose                 nose               head
+    head            15           head_top             face estimate (*)    head_top           head_top
+    shoulders/      17,18,19,    same joints          same joints          same joints        same joints
     elbows/wrists   25,26,27
-    ==============  ===========  ====================  ======================  =================  ==========
+    ==============  ===========  ===================  ===================  =================  ===========
 
-    (*) COCO has no head top: x = mean x of the eyes and ears, the other coordinates =
-    2 * mid(eyes) - nose (the nose reflected through the eyes), as in the VideoPose3D/MHFormer
-    in-the-wild demos. "3dhp16" is H36M-17 without neck_nose (missing after conversion).
+    (*) COCO-17, OpenPose BODY_25 / COCO-18 and MediaPipe Pose-33 have no head top: x = mean x of
+    the eyes and ears, the other coordinates = 2 * mid(eyes) - nose (the nose reflected through the
+    eyes), as in the VideoPose3D/MHFormer in-the-wild demos; MediaPipe's eyes are its eye centres
+    (2, 5), its ears 7, 8. "3dhp16" is H36M-17 without neck_nose (missing after conversion).
 
     The mid-hip/mid-shoulder rules are used even where the source has its own pelvis/thorax/neck
-    point (MPII, Halpe), so that every detector format is treated alike. On Human3.6M S9 with the
-    Stacked-Hourglass MPII detections they are also slightly closer to the ground truth than
-    MPII's own pelvis and thorax (10.4 vs 10.6 px and 11.3 vs 11.6 px on average).
+    point (MPII, Halpe, BODY_25's mid_hip and neck, COCO-18's neck), so that every detector format
+    is treated alike. On Human3.6M S9 with the Stacked-Hourglass MPII detections they are also
+    slightly closer to the ground truth than MPII's own pelvis and thorax (10.4 vs 10.6 px and
+    11.3 vs 11.6 px on average).
 
     Other targets: the source is converted to H36M-17 first, then every target joint whose own
     H36M-17 rule is a plain copy is taken from there (e.g. ``"3dhp16"``, ``"3dhp"``, the 17 used
