@@ -5,13 +5,15 @@
 
 ``--task pretrain`` converts the stage-I ``MPMmask2`` model (-> ``MPMForMaskedPoseModeling``), ``--task lifting``
 the stage-II ``Model`` (-> ``MPMForPoseLifting``). Unknown or missing tensors and shape mismatches stop the
-conversion with a list of them.
+conversion with one list of them (release names). ``--output`` must be a folder (created when missing), not a file.
+Errors print one line and exit with 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from mpm_hf.conversion import convert_released_checkpoint, load_released_checkpoint
 
@@ -29,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="output folder")
     args = parser.parse_args(argv)
     try:
+        if Path(args.output).is_file():
+            raise ValueError(f"--output {args.output}: expected a folder, got an existing file")
         state_dict = load_released_checkpoint(args.checkpoint)
         refine = load_released_checkpoint(args.refine) if args.refine else None
         if refine is not None and args.task != "lifting":

@@ -1,5 +1,6 @@
 """mpm-hf: MPM (Masked Pose Modeling, Zhang et al. 2023) as a Hugging Face transformers-style package."""
 
+from . import checksums
 from .auto import AutoModelForPoseCompletion, AutoModelForPoseLifting, register_auto_classes
 from .configuration_mpm import MPMConfig
 from .modeling_mpm import (
@@ -19,6 +20,8 @@ __version__ = "0.1.0"
 
 register_auto_classes()
 register_pipelines()
+# save_pretrained writes checksums.json and from_pretrained verifies it (see mpm_hf.checksums)
+MPMPreTrainedModel._checkpoint_integrity = checksums
 
 __all__ = [
     "AutoModelForPoseCompletion",

@@ -7,17 +7,25 @@ from collections import OrderedDict
 from transformers import AutoConfig, AutoModel, AutoModelForPreTraining
 from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAutoMapping
 
+from .checksums import check_local_path
 from .configuration_mpm import MPMConfig
 from .modeling_mpm import MPMForMaskedPoseModeling, MPMForPoseCompletion, MPMForPoseLifting, MPMModel
 
 
-class AutoModelForPoseLifting(_BaseAutoModelClass):
+class _MPMAutoModelClass(_BaseAutoModelClass):
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        # a local path that does not exist fails here, not in AutoConfig after the Hub client's retries
+        return super().from_pretrained(check_local_path(pretrained_model_name_or_path), *model_args, **kwargs)
+
+
+class AutoModelForPoseLifting(_MPMAutoModelClass):
     """``AutoModelForPoseLifting.from_pretrained(folder_or_repo)`` -> the lifting head registered for its config."""
 
     _model_mapping = _LazyAutoMapping(OrderedDict(), OrderedDict())
 
 
-class AutoModelForPoseCompletion(_BaseAutoModelClass):
+class AutoModelForPoseCompletion(_MPMAutoModelClass):
     """``AutoModelForPoseCompletion.from_pretrained(folder_or_repo)`` -> the completion head for its config."""
 
     _model_mapping = _LazyAutoMapping(OrderedDict(), OrderedDict())
@@ -67,7 +75,7 @@ def head_class_for(name_or_path: str, task: str, **kwargs) -> type:
     """
     if task not in TASK_HEADS:
         raise ValueError(f"task: expected one of {sorted(TASK_HEADS)}, got {task!r}")
-    saved = (MPMConfig.from_pretrained(name_or_path, **kwargs).architectures or TASK_HEADS[task])[0]
+    saved = (MPMConfig.from_pretrained(check_local_path(name_or_path), **kwargs).architectures or TASK_HEADS[task])[0]
     if saved not in TASK_HEADS[task]:
         raise ValueError(
             f"{name_or_path}: {task.replace('_', ' ')} needs a checkpoint of {' or '.join(TASK_HEADS[task])}, got "

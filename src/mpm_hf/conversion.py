@@ -8,6 +8,9 @@ re-implementation of the released design).
 
 The release defines a final LayerNorm (``*.model.norm``) in every transformer that its forward never applies:
 those tensors are dropped, and listed as such in the report.
+
+A checkpoint that does not fit is refused with one ``ValueError`` that lists, by their release names, every tensor
+it lacks (with the name it would have in our model), every tensor we have no place for, and every shape mismatch.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class ConversionReport:
 
     dropped: list[str] = field(default_factory=list)
     initialised: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
 
 
 def load_released_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
@@ -170,15 +174,12 @@ def infer_config(state_dict: dict[str, torch.Tensor], task: str, num_frames: int
         raise ValueError(f"--num-layers: expected {len(layers)} (temporal layers in the checkpoint), got {num_layers}")
     spatial = encoder.shape[0]
     hidden = position.shape[2]
-    ffn = state_dict["shared_layers_temporal.model.layers.0.feed_forward.w_1.weight"].shape[0]
+    # any temporal layer gives the width; without one the conversion lists every missing tensor by name
+    ffn_weights = [v for k, v in state_dict.items() if re.fullmatch(r"shared_layers_temporal\.model\.layers\.\d+\."
+                                                                    r"feed_forward\.w_1\.weight", k)]
+    ffn = ffn_weights[0].shape[0] if ffn_weights else MPMConfig().intermediate_size
     decoder_layers = {int(m.group(1)) for k in state_dict if (m := re.match(r"decoder2d\.model\.layers\.(\d+)\.", k))}
-    strides = default_strides(num_frames)
-    if task == "lifting":
-        reduce_layers = {int(m.group(1)) for k in state_dict
-                         if (m := re.match(r"Transformer_reduce\.model\.layers\.(\d+)\.", k))}
-        if len(reduce_layers) != len(strides):
-            raise ValueError(f"checkpoint: expected {len(strides)} strided layers for {num_frames} frames "
-                             f"(strides {strides}), found {len(reduce_layers)}")
+    strides = default_strides(num_frames)  # strided layers missing or extra are listed by name by the conversion
     return MPMConfig(
         num_joints=encoder.shape[1] // 2,
         num_frames=num_frames,
@@ -199,15 +200,35 @@ def convert_state_dict(
     refine_state_dict: dict[str, torch.Tensor] | None = None,
 ) -> tuple[dict[str, torch.Tensor], ConversionReport]:
     """Rename and reshape released tensors into our names. Unknown keys raise ``ValueError`` listing them."""
+    converted, report, _ = _convert(state_dict, task, refine_state_dict)
+    if report.unexpected:
+        raise ValueError(_unexpected_message(report.unexpected, task))
+    return converted, report
+
+
+def _unexpected_message(unexpected: list[str], task: str) -> str:
+    return f"{len(unexpected)} tensors not part of the released {task} model: {unexpected}"
+
+
+def _convert(
+    state_dict: dict[str, torch.Tensor],
+    task: str,
+    refine_state_dict: dict[str, torch.Tensor] | None = None,
+    num_strided_embeddings: int | None = None,
+) -> tuple[dict[str, torch.Tensor], ConversionReport, dict[str, str]]:
+    """``convert_state_dict`` that collects unknown keys in ``report.unexpected`` instead of raising; also returns
+    the release name of each converted tensor (ours -> theirs). An attention without all of its three projections,
+    or strided position embeddings that are not exactly ``1..num_strided_embeddings``, are left out (so listed as
+    missing by the caller); embeddings beyond that range are unexpected."""
     if task not in TASKS:
         raise ValueError(f"--task: expected one of {TASKS}, got {task!r}")
     rules = [(re.compile(f"^{pattern}$"), target, transform)
              for pattern, target, transform in (PRETRAIN_RULES if task == "pretrain" else LIFTING_RULES)]
     converted: dict[str, torch.Tensor] = {}
+    origin: dict[str, str] = {}
     report = ConversionReport()
     qkv_parts: dict[tuple[str, str, str], dict[int, torch.Tensor]] = {}
     strided_embeddings: dict[int, torch.Tensor] = {}
-    unknown = []
     for key, tensor in state_dict.items():
         if (match := QKV_PATTERN.match(key)) and match.group(1) in ATTENTION_PREFIXES:
             prefix, layer, index, kind = match.groups()
@@ -221,31 +242,68 @@ def convert_state_dict(
                 if transform == "drop":
                     report.dropped.append(key)
                 else:
-                    converted[pattern.sub(target, key)] = _apply(transform, tensor)
+                    name = pattern.sub(target, key)
+                    converted[name], origin[name] = _apply(transform, tensor), key
                 break
         else:
-            unknown.append(key)
-    if unknown:
-        raise ValueError(f"checkpoint: {len(unknown)} tensors not part of the released {task} model: {unknown}")
+            report.unexpected.append(key)
     for (prefix, layer, kind), parts in qkv_parts.items():
-        if sorted(parts) != [0, 1, 2]:
-            raise ValueError(f"checkpoint: attention {prefix}.layers.{layer} lacks some of linears.0-2 ({kind})")
-        converted[f"{ATTENTION_PREFIXES[prefix]}.layers.{layer}.attention.qkv.{kind}"] = torch.cat(
-            [parts[0], parts[1], parts[2]], dim=0
-        )
-    if strided_embeddings:
+        if sorted(parts) == [0, 1, 2]:
+            name = f"{ATTENTION_PREFIXES[prefix]}.layers.{layer}.attention.qkv.{kind}"
+            converted[name] = torch.cat([parts[0], parts[1], parts[2]], dim=0)
+            origin[name] = f"{prefix}.layers.{layer}.self_attn.linears.0-2.{kind}"
+    if num_strided_embeddings is None:
+        num_strided_embeddings = max(strided_embeddings, default=0)
+    expected_embeddings = list(range(1, num_strided_embeddings + 1))
+    if strided_embeddings and sorted(strided_embeddings) == expected_embeddings:
         converted["strided_transformer.position_embeddings"] = torch.cat(
-            [strided_embeddings[i] for i in sorted(strided_embeddings)], dim=0
+            [strided_embeddings[i] for i in expected_embeddings], dim=0
         )
-    if refine_state_dict is not None:
-        for key, tensor in refine_state_dict.items():
-            for pattern, target, _ in REFINE_RULES:
-                if re.match(f"^{pattern}$", key):
-                    converted[re.sub(f"^{pattern}$", target, key)] = tensor
-                    break
-            else:
-                raise ValueError(f"--refine: tensor {key!r} is not part of the released refine module")
-    return converted, report
+        origin["strided_transformer.position_embeddings"] = "Transformer_reduce.model.pos_embedding_*"
+    else:
+        report.unexpected.extend(f"Transformer_reduce.model.pos_embedding_{i}"
+                                 for i in sorted(set(strided_embeddings) - set(expected_embeddings)))
+    for key, tensor in (refine_state_dict or {}).items():
+        for pattern, target, _ in REFINE_RULES:
+            if re.match(f"^{pattern}$", key):
+                name = re.sub(f"^{pattern}$", target, key)
+                converted[name], origin[name] = tensor, f"--refine {key}"
+                break
+        else:
+            report.unexpected.append(f"--refine {key}")
+    return converted, report, origin
+
+
+def _inverted(rules: list[tuple[str, str, str]]) -> list[tuple[re.Pattern, str]]:
+    """(our-name regex, release-name template) of each renaming rule: ``{target}`` back to ``{source}``."""
+    inverted = []
+    for pattern, target, transform in rules:
+        if transform == "drop":
+            continue
+        groups = re.findall(r"\([^()]*\)", pattern)
+        pieces = re.split(r"\\(\d)", target)  # literal, group number, literal, ...
+        regex = "".join(re.escape(piece) if i % 2 == 0 else f"(?P<g{piece}>{groups[int(piece) - 1][1:-1]})"
+                        for i, piece in enumerate(pieces))
+        literals = re.split(r"\([^()]*\)", pattern)  # the text around the groups
+        template = "".join(literal.replace("\\.", ".") + (f"\\g<g{i + 1}>" if i < len(groups) else "")
+                           for i, literal in enumerate(literals))
+        inverted.append((re.compile(f"^{regex}$"), template))
+    return inverted
+
+
+def _release_names(name: str, task: str, num_strided_embeddings: int) -> list[str]:
+    """The release tensors our tensor ``name`` is made from (``--refine ...`` for the refine module's)."""
+    if match := re.fullmatch(r"(.+)\.layers\.(\d+)\.attention\.qkv\.(weight|bias)", name):
+        prefix = {ours: theirs for theirs, ours in ATTENTION_PREFIXES.items()}[match.group(1)]
+        return [f"{prefix}.layers.{match.group(2)}.self_attn.linears.{i}.{match.group(3)}" for i in range(3)]
+    if name == "strided_transformer.position_embeddings":
+        return [f"Transformer_reduce.model.pos_embedding_{i}" for i in range(1, num_strided_embeddings + 1)]
+    rules = PRETRAIN_RULES if task == "pretrain" else LIFTING_RULES
+    for rule_set, prefix in ((rules, ""), (REFINE_RULES, "--refine ")):
+        for regex, template in _inverted(rule_set):
+            if match := regex.match(name):
+                return [prefix + match.expand(template)]
+    return [name]
 
 
 def convert_released_checkpoint(
@@ -260,28 +318,35 @@ def convert_released_checkpoint(
 
     Every one of our tensors must come from the checkpoint except those the release does not have (the lifting
     model's 3D encoder, freshly initialised and unused, and its spatial mask tokens, zero: a missing joint goes in
-    as (0, 0); both listed in ``report.initialised``); shape
-    mismatches and missing tensors raise ``ValueError`` listing them.
+    as (0, 0); both listed in ``report.initialised``). Unknown and missing tensors and shape mismatches raise one
+    ``ValueError`` listing all of them by their release names (and ours).
     """
     from .modeling_mpm import MPMForMaskedPoseModeling, MPMForPoseLifting
 
     config = infer_config(state_dict, task, num_frames, num_layers, use_refine=refine_state_dict is not None,
                           downsample=downsample)
-    converted, report = convert_state_dict(state_dict, task, refine_state_dict)
+    num_embeddings = min(3, len(config.strides)) if task == "lifting" else 0  # of the first three strided layers
+    converted, report, origin = _convert(state_dict, task, refine_state_dict, num_embeddings)
     model = (MPMForMaskedPoseModeling if task == "pretrain" else MPMForPoseLifting)(config)
     expected = model.state_dict()
-    mismatched = [f"{k}: ours {tuple(expected[k].shape)} vs checkpoint {tuple(v.shape)}"
+    mismatched = [f"{origin[k]}: ours {k} {tuple(expected[k].shape)} vs checkpoint {tuple(v.shape)}"
                   for k, v in converted.items() if k in expected and expected[k].shape != v.shape]
-    extra = sorted(set(converted) - set(expected))
+    extra = sorted(origin[k] for k in set(converted) - set(expected))
     optional = ("mpm.encoder_3d.", "mpm.spatial_mask_token_") if task == "lifting" else ()
-    missing = sorted(k for k in set(expected) - set(converted) if not k.startswith(optional))
+    provided = set(state_dict) | {f"--refine {key}" for key in refine_state_dict or {}}
+    missing = [f"{theirs} (ours: {ours})" for ours in sorted(set(expected) - set(converted))
+               if not ours.startswith(optional)
+               for theirs in _release_names(ours, task, num_embeddings) if theirs not in provided]
     problems = []
+    if report.unexpected:
+        problems.append(_unexpected_message(report.unexpected, task))
+    if extra:
+        problems.append(f"{len(extra)} tensors with no place in a {num_layers}-layer, {num_frames}-frame model "
+                        f"(strides {list(config.strides)}): {extra}")
+    if missing:
+        problems.append(f"{len(missing)} tensors missing from the checkpoint: {missing}")
     if mismatched:
         problems.append(f"shape mismatches: {mismatched}")
-    if extra:
-        problems.append(f"tensors with no place in our model: {extra}")
-    if missing:
-        problems.append(f"tensors missing from the checkpoint: {missing}")
     if problems:
         raise ValueError("checkpoint does not match the released MPM layout; " + "; ".join(problems))
     report.initialised = sorted(set(expected) - set(converted))

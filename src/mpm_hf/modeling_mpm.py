@@ -662,7 +662,8 @@ class MPMPreTrainedModel(PreTrainedModel):
         if os.path.isfile(save_directory):
             raise ValueError(f"save_directory: expected a folder, got the existing file {os.fspath(save_directory)}")
         super().save_pretrained(save_directory, *args, **kwargs)
-        if self._checkpoint_integrity is not None and kwargs.get("is_main_process", True):
+        is_main_process = args[0] if args else kwargs.get("is_main_process", True)
+        if self._checkpoint_integrity is not None and is_main_process:
             self._checkpoint_integrity.write_checksums(save_directory)
 
     @classmethod

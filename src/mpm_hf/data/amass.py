@@ -43,6 +43,7 @@ Each (sequence, camera) becomes a dict with the fields of
 from __future__ import annotations
 
 import os
+import zipfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ __all__ = [
 
 _BODY_MODEL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "kintree_table", "weights")
 _FRAMERATE_KEYS = ("mocap_framerate", "mocap_frame_rate")
+_SEQUENCE_LAYOUT = "'poses' (N, 3K), 'trans' (N, 3), 'mocap_framerate' (Hz), optionally 'betas' (B,) and 'gender'"
+_BODY_MODEL_LAYOUT = f"SMPL-H arrays {list(_BODY_MODEL_KEYS)}"
 _WORLD_UP = np.array([0.0, 0.0, 1.0])
 
 
@@ -93,15 +96,20 @@ def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
     return eye + sin_term * K + cos_term * (K @ K)
 
 
-def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz`` without unpickling anything; errors name the file."""
+def _load_npz(path: Path, what: str, layout: str) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` without unpickling anything; errors name the file and the ``layout`` expected."""
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: cannot read {what}: not a .npz (zip) archive, or truncated; expected {layout}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
-    except ValueError as error:
-        raise ValueError(f"{path}: cannot read {what} without unpickling objects ({error})") from error
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as error:
+        raise ValueError(
+            f"{path}: cannot read {what} ({type(error).__name__}: {error}); expected {layout} as plain arrays, "
+            "nothing pickled"
+        ) from error
 
 
 @dataclass(frozen=True)
@@ -129,7 +137,7 @@ class BodyModel:
         """Read a ``model.npz`` with ``v_template``, ``shapedirs``, ``posedirs``, ``J_regressor``,
         ``kintree_table`` and ``weights`` (the SMPL-H files distributed with AMASS; ``f`` is not used)."""
         path = Path(path).expanduser()
-        arrays = _load_npz(path, "body model")
+        arrays = _load_npz(path, "body model", _BODY_MODEL_LAYOUT)
         missing = [key for key in _BODY_MODEL_KEYS if key not in arrays]
         if missing:
             raise ValueError(f"{path}: body model misses {missing}; found {sorted(arrays)}")
@@ -332,13 +340,20 @@ def _check_method(method: str) -> None:
 
 
 def _read_amass_file(path: Path) -> dict[str, Any]:
-    arrays = _load_npz(path, "AMASS sequence")
+    arrays = _load_npz(path, "AMASS sequence", _SEQUENCE_LAYOUT)
     rate_key = next((key for key in _FRAMERATE_KEYS if key in arrays), None)
     missing = [key for key in ("poses", "trans") if key not in arrays] + (
         [] if rate_key else ["mocap_framerate"]
     )
     if missing:
         raise ValueError(f"{path}: AMASS sequence misses {missing}; found {sorted(arrays)}")
+    problems = [f"{key} has dtype {arrays[key].dtype}" for key in ("poses", "trans", "betas", rate_key)
+                if key in arrays and not np.issubdtype(arrays[key].dtype, np.number)]
+    if arrays[rate_key].size != 1:
+        problems.append(f"{rate_key} has shape {arrays[rate_key].shape}")
+    if problems:
+        raise ValueError(f"{path}: expected numeric arrays and one {rate_key} value, but {'; '.join(problems)}; "
+                         f"layout {_SEQUENCE_LAYOUT}")
     poses, trans = (
         np.asarray(arrays["poses"], dtype=np.float64),
         np.asarray(arrays["trans"], dtype=np.float64),

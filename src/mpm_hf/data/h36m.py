@@ -10,6 +10,10 @@ Files read from ``data_dir`` (the layout written by VideoPose3D's ``prepare_data
   16 (MPII order, Stacked-Hourglass detections), 32, or 17 with ``layout_name="coco"``.
 - ``h36m_cameras.json``: see :func:`mpm_hf.camera.load_h36m_cameras`.
 
+The pickles are read with :func:`mpm_hf.data.npz.read_npz`: only dictionaries, lists, strings,
+numbers and numpy arrays come out of them unless ``trust_pickle=True``; a truncated file or one
+of another layout is a ``ValueError`` naming the file and the layout expected.
+
 Ground-truth 2D (``keypoints="gt"``) is not shipped with Human3.6M: unless
 ``data_2d_h36m_gt.npz`` exists it is computed by projecting the 17 joints through every camera with
 lens distortion, and (``cache_gt=True``) written in the same layout next to the data, or under
@@ -51,6 +55,7 @@ import numpy as np
 
 from ..camera import Camera, load_h36m_cameras, normalize_screen_coordinates, project_to_2d
 from ..keypoints import H36M_17, H36M_32_TO_17, SKELETONS, convert_keypoints
+from .npz import read_npz
 
 __all__ = [
     "TRAIN_SUBJECTS",
@@ -73,32 +78,68 @@ def _file_2d_name(name: str) -> str:
     return f"data_2d_h36m_{name}.npz"
 
 
-def _load_pickled_npz(path: Path, key: str, what: str) -> Any:
-    """``np.load(path)[key]`` of a user-provided VideoPose3D file (pickled dictionaries inside)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {path}")
-    with np.load(path, allow_pickle=True) as archive:
-        if key not in archive.files:
-            raise ValueError(f"{path}: expected key {key!r} ({what}), found {archive.files}")
-        value = archive[key]
-    return value.item() if value.dtype == object and value.shape == () else value
+_LAYOUT_3D = "'positions_3d': {subject: {action: float array (N, 32, 3) or (N, 17, 3), metres}}"
+_LAYOUT_2D = (
+    "'positions_2d': {subject: {action: [one (N, J, 2) pixel array per camera]}} and optionally 'metadata': "
+    "{'layout_name', 'num_joints', 'keypoints_symmetry'}"
+)
 
 
-def _read_metadata(path: Path) -> dict:
-    with np.load(path, allow_pickle=True) as archive:
-        if "metadata" not in archive.files:
-            return {}
-        metadata = archive["metadata"]
-    return metadata.item() if metadata.dtype == object and metadata.shape == () else {}
+def _read_positions_3d(path: Path, trust_pickle: bool) -> dict[str, dict[str, np.ndarray]]:
+    """``positions_3d`` of VideoPose3D's ``data_3d_h36m.npz`` (a pickled dictionary: see ``mpm_hf.data.npz``)."""
+    what = "Human3.6M 3D poses (VideoPose3D's data_3d_h36m.npz)"
+    positions = read_npz(path, what, _LAYOUT_3D, ("positions_3d",), trust_pickle=trust_pickle)["positions_3d"]
+    for subject, action, value in _entries(positions, path, _LAYOUT_3D, "positions_3d"):
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"{path}: positions_3d[{subject!r}][{action!r}] is a {type(value).__name__}, expected "
+                             f"an array; layout {_LAYOUT_3D}")
+        _check_world_shape(value, subject, action, path)
+    return positions
+
+
+def _read_positions_2d(path: Path, what: str, trust_pickle: bool) -> tuple[dict, dict]:
+    """``positions_2d`` and ``metadata`` (``{}`` when absent) of a VideoPose3D 2D file."""
+    arrays = read_npz(path, what, _LAYOUT_2D, ("positions_2d", "metadata"), required=("positions_2d",),
+                      trust_pickle=trust_pickle)
+    metadata = arrays.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ValueError(
+            f"{path}: 'metadata' is a {type(metadata).__name__}, expected a dictionary; layout {_LAYOUT_2D}"
+        )
+    for subject, action, views in _entries(arrays["positions_2d"], path, _LAYOUT_2D, "positions_2d"):
+        if not isinstance(views, (list, tuple)) or not all(isinstance(view, np.ndarray) for view in views):
+            raise ValueError(f"{path}: positions_2d[{subject!r}][{action!r}] is a {type(views).__name__}, expected a "
+                             f"list of arrays, one per camera; layout {_LAYOUT_2D}")
+        shapes = [view.shape for view in views if view.ndim != 3 or view.shape[-1] != 2]
+        if shapes:
+            raise ValueError(f"{path}: positions_2d[{subject!r}][{action!r}] holds arrays of shape {shapes}, expected "
+                             f"(N, J, 2) pixels; layout {_LAYOUT_2D}")
+    return arrays["positions_2d"], metadata
+
+
+def _entries(nested: Any, path: Path, layout: str, key: str) -> Iterable[tuple[str, str, Any]]:
+    """``(subject, action, value)`` of a ``{subject: {action: value}}`` dictionary; ``ValueError`` on another shape."""
+    if not isinstance(nested, dict):
+        raise ValueError(f"{path}: {key} is a {type(nested).__name__}, expected a dictionary; layout {layout}")
+    for subject, actions in nested.items():
+        if not isinstance(actions, dict):
+            raise ValueError(f"{path}: {key}[{subject!r}] is a {type(actions).__name__}, expected a dictionary of "
+                             f"actions; layout {layout}")
+        for action, value in actions.items():
+            yield subject, action, value
+
+
+def _check_world_shape(positions: np.ndarray, subject: str, action: str, path: Path | None = None) -> None:
+    if positions.ndim != 3 or positions.shape[-1] != 3 or positions.shape[1] not in (17, 32):
+        raise ValueError(
+            f"{f'{path}: ' if path else ''}3D positions of {subject} {action!r} must have shape (N, 32, 3) or "
+            f"(N, 17, 3), got {positions.shape}"
+        )
 
 
 def _world_17(positions: np.ndarray, subject: str, action: str) -> np.ndarray:
     positions = np.asarray(positions)
-    if positions.ndim != 3 or positions.shape[-1] != 3 or positions.shape[1] not in (17, 32):
-        raise ValueError(
-            f"3D positions of {subject} {action!r} must have shape (N, 32, 3) or (N, 17, 3), "
-            f"got {positions.shape}"
-        )
+    _check_world_shape(positions, subject, action)
     return positions[:, list(H36M_32_TO_17)] if positions.shape[1] == 32 else positions
 
 
@@ -188,13 +229,13 @@ def _gt_positions_2d(
     subjects: Sequence[str],
     cache_gt: bool,
     cache_dir: Path | None,
+    trust_pickle: bool,
 ) -> tuple[dict, dict]:
     local = data_dir / _file_2d_name("gt")
     # A GT file in the data folder is used as it is (e.g. VideoPose3D's), unless this package wrote it with an
     # older projection: a version below the current one, or no version (version 1) and the swapped tangential pair.
     if local.is_file():
-        metadata = _read_metadata(local)
-        positions_2d = _load_pickled_npz(local, "positions_2d", "2D keypoints")
+        positions_2d, metadata = _read_positions_2d(local, "ground-truth 2D keypoints", trust_pickle)
         version = metadata.get("mpm_hf_gt_2d_version")
         if version == GT_2D_VERSION or (
             version is None and not _swapped_tangential_projection(positions_2d, positions_3d, cameras)
@@ -202,7 +243,7 @@ def _gt_positions_2d(
             return positions_2d, metadata
     cached = _gt_cache_path(data_dir / _FILE_3D, cameras_file, cache_dir or _default_cache_dir())
     if cached.is_file():
-        return _load_pickled_npz(cached, "positions_2d", "cached GT 2D keypoints"), _read_metadata(cached)
+        return _read_positions_2d(cached, "cached ground-truth 2D keypoints", trust_pickle)
 
     if not cache_gt:  # nothing is kept for later: project only the subjects asked for
         positions_3d = {s: positions_3d[s] for s in subjects}
@@ -301,6 +342,7 @@ def load_h36m_arrays(
     cache_gt: bool = True,
     actions: Sequence[str] | None = None,
     cache_dir: str | os.PathLike | None = None,
+    trust_pickle: bool = False,
 ) -> list[dict[str, Any]]:
     """Load Human3.6M sequences as numpy arrays, one dict per (subject, action, camera).
 
@@ -315,6 +357,9 @@ def load_h36m_arrays(
         actions: Keep only these actions (full name "Walking 1" or base name "Walking").
         cache_dir: Fallback cache folder for a read-only ``data_dir`` (default ``$MPM_HF_CACHE``
             or ``~/.cache/mpm_hf``).
+        trust_pickle: Unpickle the files without restriction. By default only dictionaries, lists,
+            strings, numbers and numpy arrays are read from their pickles (``mpm_hf.data.npz``): a
+            file naming anything else (e.g. ``os.system``) is a ``ValueError``.
 
     Returns:
         Dicts with the fields listed in the module docstring, sorted by subject (in the given
@@ -326,9 +371,7 @@ def load_h36m_arrays(
         raise FileNotFoundError(f"Human3.6M folder not found: {data_dir}")
     subjects = [subjects] if isinstance(subjects, str) else list(subjects)
     file_3d = data_dir / _FILE_3D
-    positions_3d = _load_pickled_npz(
-        file_3d, "positions_3d", "Human3.6M 3D poses (VideoPose3D's data_3d_h36m.npz)"
-    )
+    positions_3d = _read_positions_3d(file_3d, trust_pickle)
     _check_subjects(subjects, positions_3d, "the 3D file", file_3d)
 
     cameras_path = Path(cameras_file).expanduser() if cameras_file is not None else data_dir / _CAMERAS_FILE
@@ -344,6 +387,7 @@ def load_h36m_arrays(
             subjects,
             cache_gt,
             Path(cache_dir).expanduser() if cache_dir is not None else None,
+            trust_pickle,
         )
         file_2d = data_dir / _file_2d_name("gt")
     else:
@@ -354,8 +398,7 @@ def load_h36m_arrays(
                 f"2D keypoint file not found: {file_2d} (expected VideoPose3D's positions_2d layout; "
                 f"2D files in {data_dir}: {found})"
             )
-        positions_2d = _load_pickled_npz(file_2d, "positions_2d", "2D keypoints")
-        metadata = _read_metadata(file_2d)
+        positions_2d, metadata = _read_positions_2d(file_2d, "2D keypoints", trust_pickle)
     _check_subjects(subjects, positions_2d, "the 2D file", file_2d)
 
     if actions is not None:
@@ -412,6 +455,7 @@ def load_h36m(
     cache_gt: bool = True,
     actions: Sequence[str] | None = None,
     cache_dir: str | os.PathLike | None = None,
+    trust_pickle: bool = False,
 ):
     """Human3.6M as a ``datasets.Dataset``, one row per (subject, action, camera).
 
@@ -421,7 +465,9 @@ def load_h36m(
     """
     from datasets import Dataset
 
-    sequences = load_h36m_arrays(data_dir, subjects, keypoints, cameras_file, cache_gt, actions, cache_dir)
+    sequences = load_h36m_arrays(
+        data_dir, subjects, keypoints, cameras_file, cache_gt, actions, cache_dir, trust_pickle
+    )
     features = h36m_features()
     columns = {name: [seq[name] for seq in sequences] for name in features}
     return Dataset.from_dict(columns, features=features)

@@ -9,6 +9,9 @@ papers since). Both hold one key, ``data``, a pickled dictionary:
 - ``data_test_3dhp.npz``: ``{"TS1": {"data_2d": (N, 17, 2+), "data_3d": (N, 17, 3), "valid": (N,)},
   ... "TS6": ...}``.
 
+The pickle is read with :func:`mpm_hf.data.npz.read_npz`: only dictionaries, lists, strings, numbers
+and numpy arrays come out of it unless ``trust_pickle=True``.
+
 ``data_2d`` is in **pixels** (only the first two channels are read); ``data_3d`` is in
 **millimetres**, camera coordinates; ``valid`` flags the test frames the benchmark scores. Images
 are 2048 x 2048 (training cameras, test sequences TS1-TS4 in the studio) or 1920 x 1080 (TS5-TS6,
@@ -66,6 +69,7 @@ import numpy as np
 from ..camera import normalize_intrinsics, normalize_screen_coordinates
 from ..keypoints import MPI_INF_3DHP_17, convert_keypoints
 from .h36m import h36m_features
+from .npz import read_npz
 
 __all__ = [
     "TRAIN_FILE",
@@ -128,21 +132,22 @@ def _studio_intrinsics(camera: int) -> np.ndarray:
     return np.array([*_STUDIO_CAMERAS[camera], 0, 0, 0, 0, 0], dtype=np.float64)
 
 
-def _load_data_dict(path: Path) -> dict:
-    """The pickled ``data`` dictionary of a P-STMO 3DHP file (pickle read from the user's own path)."""
+_LAYOUT = (
+    "'data': {'S1 Seq1': [{camera: {'data_2d': (N, 17, 2+), 'data_3d': (N, 17, 3)}}], ...} (training) or "
+    "{'TS1': {'data_2d', 'data_3d', 'valid'}, ...} (test)"
+)
+
+
+def _load_data_dict(path: Path, trust_pickle: bool) -> dict:
+    """The pickled ``data`` dictionary of a P-STMO 3DHP file, unpickled as ``mpm_hf.data.npz.read_npz`` allows."""
     if not path.is_file():
         raise FileNotFoundError(
             f"MPI-INF-3DHP file not found: {path} (expected P-STMO's pre-processed "
             f"{TRAIN_FILE} / {TEST_FILE})"
         )
-    with np.load(path, allow_pickle=True) as archive:
-        if "data" not in archive.files:
-            raise ValueError(f"{path}: expected key 'data' (P-STMO 3DHP layout), found {archive.files}")
-        data = archive["data"]
-    if data.dtype == object and data.shape == ():
-        data = data.item()
+    data = read_npz(path, "MPI-INF-3DHP poses (P-STMO layout)", _LAYOUT, ("data",), trust_pickle=trust_pickle)["data"]
     if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: 'data' must hold a pickled dictionary, got {type(data).__name__}")
+        raise ValueError(f"{path}: 'data' must hold a pickled dictionary, got {type(data).__name__}; layout {_LAYOUT}")
     return dict(data)
 
 
@@ -223,8 +228,10 @@ def _sequence(
     }
 
 
-def _train_sequences(path: Path, subjects: Sequence[str] | None, num_joints: int, mm: bool) -> list[dict]:
-    data = _load_data_dict(path)
+def _train_sequences(
+    path: Path, subjects: Sequence[str] | None, num_joints: int, mm: bool, trust_pickle: bool
+) -> list[dict]:
+    data = _load_data_dict(path, trust_pickle)
     sequences = []
     found_subjects = set()
     for key in sorted(data):
@@ -265,8 +272,10 @@ def _train_sequences(path: Path, subjects: Sequence[str] | None, num_joints: int
     return sequences
 
 
-def _test_sequences(path: Path, subjects: Sequence[str] | None, num_joints: int, mm: bool) -> list[dict]:
-    data = _load_data_dict(path)
+def _test_sequences(
+    path: Path, subjects: Sequence[str] | None, num_joints: int, mm: bool, trust_pickle: bool
+) -> list[dict]:
+    data = _load_data_dict(path, trust_pickle)
     unknown = [key for key in data if key not in _TEST_SCENES]
     if unknown:
         raise ValueError(
@@ -298,6 +307,7 @@ def load_mpi_inf_3dhp_arrays(
     subjects: Sequence[str] | None = None,
     num_joints: int = 17,
     units: str = "mm",
+    trust_pickle: bool = False,
 ) -> list[dict[str, Any]]:
     """Load MPI-INF-3DHP sequences as numpy arrays, one dict per sequence (see the module docstring).
 
@@ -308,6 +318,9 @@ def load_mpi_inf_3dhp_arrays(
         subjects: Keep only these training subjects ("S1", ...) or test sequences ("TS1", ...).
         num_joints: 17 (Human3.6M-17 order) or 16 (the MPM release's 3DHP joints, see above).
         units: Units of ``data_3d`` in the file, ``"mm"`` (P-STMO's files) or ``"m"``.
+        trust_pickle: Unpickle the file without restriction. By default only dictionaries, lists,
+            strings, numbers and numpy arrays are read from its pickle (``mpm_hf.data.npz``): a file
+            naming anything else (e.g. ``os.system``) is a ``ValueError``.
 
     Returns:
         Dicts with ``keypoints_2d (N, J, 2)`` normalised screen coordinates, ``valid (N, J)`` and
@@ -327,8 +340,8 @@ def load_mpi_inf_3dhp_arrays(
         raise FileNotFoundError(f"MPI-INF-3DHP folder not found: {data_dir}")
     subjects = [subjects] if isinstance(subjects, str) else subjects
     if split == "train":
-        return _train_sequences(data_dir / TRAIN_FILE, subjects, num_joints, units == "mm")
-    return _test_sequences(data_dir / TEST_FILE, subjects, num_joints, units == "mm")
+        return _train_sequences(data_dir / TRAIN_FILE, subjects, num_joints, units == "mm", trust_pickle)
+    return _test_sequences(data_dir / TEST_FILE, subjects, num_joints, units == "mm", trust_pickle)
 
 
 def mpi_inf_3dhp_features(num_joints: int = 17):
@@ -349,6 +362,7 @@ def load_mpi_inf_3dhp(
     subjects: Sequence[str] | None = None,
     num_joints: int = 17,
     units: str = "mm",
+    trust_pickle: bool = False,
 ):
     """MPI-INF-3DHP as a ``datasets.Dataset``, one row per sequence.
 
@@ -358,7 +372,7 @@ def load_mpi_inf_3dhp(
     """
     from datasets import Dataset
 
-    sequences = load_mpi_inf_3dhp_arrays(data_dir, split, subjects, num_joints, units)
+    sequences = load_mpi_inf_3dhp_arrays(data_dir, split, subjects, num_joints, units, trust_pickle)
     features = mpi_inf_3dhp_features(num_joints)
     columns = {name: [seq[name] for seq in sequences] for name in features}
     return Dataset.from_dict(columns, features=features)
