@@ -1,18 +1,23 @@
-"""The ``mpm-hf`` command line: lift 2D keypoints to 3D, complete partial 3D poses, render, show versions.
+"""The ``mpm-hf`` command line: lift 2D keypoints to 3D, complete partial 3D poses, render, export to ONNX,
+show versions.
 
 Examples::
 
+    mpm-hf lift alphapose-results.json --output poses.npz            # the packaged default model, main person
+    mpm-hf lift openpose_json/ --fps 30 --all-tracks --output poses.npz
     mpm-hf lift keypoints.npz --model pretrained/mpm-h36m-27f --output poses.npz --image-size 1920x1080
-    mpm-hf lift detections.json --format coco --image-size 1280x720 --model user/mpm --output poses.npz
     mpm-hf complete partial.npz --model pretrained/mpm-completion --output full.npz --occlude left_arm,legs
     mpm-hf render poses.npz --output poses.gif --fps 25
     mpm-hf info --model pretrained/mpm-h36m-27f
+    mpm-hf export --model pretrained/mpm-h36m-27f --output mpm-h36m-27f.onnx
 
-Inputs: ``.npz`` (the first array, or ``--key``), ``.npy``, or ``.json`` (a list of frames, or an object
-holding one under ``--key``, default ``"keypoints"``; a frame is a list of joints ``[x, y]`` /
+Inputs of ``lift``: a detector's own output (an OpenPose ``--write_json`` folder, MMPose, AlphaPose or COCO
+keypoint-results JSON, MediaPipe Pose landmarks; see :mod:`mpm_hf.readers`, detected automatically, the joint order
+taken from the file), or ``.npz`` (the first array, or ``--key``), ``.npy``, or ``.json`` (a list of frames, or an
+object holding one under ``--key``, default ``"keypoints"``; a frame is a list of joints ``[x, y]`` /
 ``[x, y, score]``, a flat ``[x1, y1, s1, x2, ...]`` list, or ``null``/``[]`` when nobody was detected).
 Arrays are ``(frames, joints, C)``; a leading person axis ``(persons, frames, joints, C)`` of size 1 is
-dropped, otherwise pick one with ``--person``.
+dropped. Several persons: the main one (seen in the most frames) by default, ``--person N`` or ``--all-tracks``.
 
 Exit status: 0 on success, 2 for bad usage or input, 1 for any other failure; errors are one line on stderr.
 """
@@ -23,9 +28,11 @@ import argparse
 import json
 import platform
 import sys
+import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +43,11 @@ from transformers import AutoConfig, pipeline
 from transformers.utils import logging as transformers_logging
 
 from . import __version__, modeling_mpm
-from .auto import head_class_for
+from .auto import TASK_HEADS, head_class_for
+from .defaults import default_model_path
 from .keypoints import get_skeleton, model_skeleton
 from .pipelines import KEYPOINT_FORMATS, register_pipelines
+from .readers import KeypointTracks, detect_file_format, read_keypoints
 from .runtime import keep_freed_memory
 
 PROGRAM = "mpm-hf"
@@ -183,6 +192,92 @@ def read_sequence(path: str | Path, key: str | None, person: int | None, num_joi
     return array.astype(np.float32)
 
 
+@dataclass
+class LiftInput:
+    """What ``mpm-hf lift`` read: ``keypoints (persons, frames, joints, C)`` (C = 2, or 3 with scores), its joint
+    order, and what the file said (format, track and frame ids, image size)."""
+
+    keypoints: np.ndarray
+    keypoint_format: str
+    file_format: str
+    track_ids: list = field(default_factory=lambda: [0])
+    frame_ids: np.ndarray | None = None
+    image_size: tuple[int, int] | None = None
+
+
+def _is_detector_file(path: Path) -> bool:
+    if path.is_dir():
+        return True
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        detect_file_format(path)
+    except ValueError:  # a plain list of frames (or an object holding one): the simple JSON layout
+        return False
+    return True
+
+
+def _array_joints(path: Path, key: str | None) -> int | None:
+    """Joints per frame of a .npy/.npz input (the second-to-last axis), None when it cannot be read cheaply."""
+    try:
+        if path.suffix.lower() == ".npy":
+            return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[-2])
+        with np.load(path, allow_pickle=False) as data:
+            return int(data[key if key is not None else data.files[0]].shape[-2])
+    except Exception:  # unreadable: read_sequence reports it properly
+        return None
+
+
+def read_lift_input(args: argparse.Namespace) -> LiftInput:
+    """The keypoints of ``mpm-hf lift INPUT``: a detector file through :func:`mpm_hf.readers.read_keypoints`, or
+    an array / simple JSON file through :func:`read_sequence`; persons chosen by ``--person`` / ``--all-tracks``."""
+    path = Path(args.input)
+    if not path.exists():
+        raise UsageError(f"INPUT: no such file or folder: {path}")
+    mediapipe = args.format == "mediapipe33" or (
+        args.format is None and path.suffix.lower() in (".npy", ".npz") and _array_joints(path, args.key) == 33
+    )
+    if mediapipe or _is_detector_file(path):
+        if mediapipe and args.image_size is None:
+            raise UsageError("--image-size: MediaPipe landmarks are fractions of the image width and height; "
+                             "pass the video's WIDTHxHEIGHT")
+        try:
+            tracks = read_keypoints(path, "mediapipe" if mediapipe else None, image_size=args.image_size)
+        except ValueError as error:
+            raise UsageError(_one_line(error)) from None
+        return _select_tracks(tracks, args)
+    if path.is_dir():
+        raise UsageError(f"INPUT: {path} is a folder but not an OpenPose --write_json folder")
+    keypoint_format = args.format or "h36m"
+    array = read_sequence(path, args.key, args.person, get_skeleton(keypoint_format).num_joints)
+    return LiftInput(array[None], keypoint_format, file_format="array", image_size=args.image_size)
+
+
+def _select_tracks(tracks: KeypointTracks, args: argparse.Namespace) -> LiftInput:
+    if args.format is not None and get_skeleton(args.format).name != tracks.skeleton:
+        raise UsageError(f"--format: {tracks.path} holds {tracks.skeleton!r} keypoints "
+                         f"({tracks.keypoints.shape[2]} joints), got --format {args.format}")
+    if tracks.num_persons == 0:
+        raise UsageError(f"{tracks.path}: nobody was detected in any of its {tracks.num_frames} frames")
+    if args.all_tracks:
+        chosen = list(range(tracks.num_persons))
+    elif args.person is not None:
+        if not 0 <= args.person < tracks.num_persons:
+            raise UsageError(f"--person: expected a track index in [0, {tracks.num_persons}) (track ids "
+                             f"{tracks.track_ids}), got {args.person}")
+        chosen = [args.person]
+    else:
+        chosen = [tracks.main_track()]
+    return LiftInput(
+        keypoints=tracks.to_array()[chosen],
+        keypoint_format=tracks.skeleton,
+        file_format=tracks.file_format,
+        track_ids=[tracks.track_ids[i] for i in chosen],
+        frame_ids=tracks.frame_ids,
+        image_size=args.image_size or tracks.image_size,
+    )
+
+
 def _output_npz(path: str) -> Path:
     """The checked ``--output`` path (a .npz); its folder is created."""
     output = Path(path)
@@ -255,31 +350,61 @@ def _show_progress(args: argparse.Namespace, num_frames: int) -> bool:
     return not args.no_progress and num_frames >= PROGRESS_MIN_FRAMES
 
 
+def _model_location(args: argparse.Namespace, task: str) -> str:
+    """``--model``, else the packaged default model of ``task``."""
+    if args.model is not None:
+        return args.model
+    folder = default_model_path(task)
+    if folder is None:
+        raise UsageError(f"--model: this installation has no packaged default {task} model; name a model folder "
+                         "or Hub repo")
+    return str(folder)
+
+
 def command_lift(args: argparse.Namespace) -> int:
     output = _output_npz(args.output)
-    keypoints = read_sequence(args.input, args.key, args.person, get_skeleton(args.format).num_joints)
-    lifter = _load_pipeline("pose-lifting", args.model, args.device)
-    result = lifter(
-        keypoints,
-        image_size=args.image_size,
+    lift_input = read_lift_input(args)
+    model = _model_location(args, "pose-lifting")
+    lifter = _load_pipeline("pose-lifting", model, args.device)
+    tracks = [track for track in lift_input.keypoints]
+    results = lifter(
+        tracks,
+        image_size=lift_input.image_size,
         normalized=args.normalized or None,
-        keypoint_format=args.format,
+        keypoint_format=lift_input.keypoint_format,
         confidence_threshold=args.confidence_threshold,
         flip_test=args.flip_test,
         mode=args.mode,
         batch_size=args.batch_size,
-        progress=_show_progress(args, len(keypoints)),
+        fps=args.fps,
+        progress=_show_progress(args, lift_input.keypoints.shape[1]),
     )
+    stack = (lambda key: np.stack([r[key] for r in results])) if args.all_tracks else (lambda key: results[0][key])
+    missing = stack("missing")
+    config = lifter.model.config
     np.savez(
         output,
-        poses_3d=result["poses_3d"],
-        keypoints_2d=result["keypoints_2d"],
-        missing=result["missing"],
-        joint_names=np.array(result["joint_names"]),
+        poses_3d=stack("poses_3d"),
+        keypoints_2d=stack("keypoints_2d"),
+        missing=missing,
+        frames_without_person=missing.all(axis=-1),
+        joint_names=np.array(results[0]["joint_names"]),
+        track_ids=np.array([str(track) for track in lift_input.track_ids]),
+        frame_ids=np.asarray(lift_input.frame_ids if lift_input.frame_ids is not None
+                             else np.arange(lift_input.keypoints.shape[1])),
+        model=np.array(model),
+        input_format=np.array(lift_input.file_format),
+        keypoint_format=np.array(lift_input.keypoint_format),
+        image_size=np.array(lift_input.image_size if lift_input.image_size is not None else (-1, -1)),
+        fps=np.array(np.nan if args.fps is None else args.fps),
+        model_fps=np.array(np.nan if getattr(config, "fps", None) is None else config.fps),
+        mode=np.array(args.mode),
     )
+    nobody = int(missing.all(axis=-1).sum())
+    persons = f"{len(tracks)} tracks" if args.all_tracks else f"track {lift_input.track_ids[0]}"
     print(
-        f"wrote {output}: {len(result['poses_3d'])} frames of 3D poses (metres, pelvis at 0), "
-        f"{int(result['missing'].sum())} missing joints fed as masked"
+        f"wrote {output}: {missing.shape[-2]} frames of 3D poses (metres, pelvis at 0), {persons}, "
+        f"{int(missing.sum())} missing joints fed as masked, {nobody} frames without the person"
     )
     return 0
 
@@ -287,7 +412,7 @@ def command_lift(args: argparse.Namespace) -> int:
 def command_complete(args: argparse.Namespace) -> int:
     output = _output_npz(args.output)
     poses = read_sequence(args.input, args.key, args.person, get_skeleton(args.format).num_joints)
-    completer = _load_pipeline("pose-completion", args.model, args.device)
+    completer = _load_pipeline("pose-completion", _model_location(args, "pose-completion"), args.device)
     result = completer(
         poses,
         occluded_joints=args.occlude,
@@ -387,16 +512,43 @@ def command_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx  # onnx, onnxscript and onnxruntime are optional (pip install 'mpm-hf[onnx]')
+
+    if Path(args.output).suffix.lower() != ".onnx":
+        raise UsageError(f"--output: expected a .onnx file, got {Path(args.output).name!r}")
+    _check_model_location(args.model)
+    location = Path(args.model).expanduser()
+    name = str(location) if location.exists() else args.model
+    try:
+        with _quiet_loading():
+            # default: the task the checkpoint was trained for; head_class_for checks an explicit --task against it
+            saved = (AutoConfig.from_pretrained(name).architectures or ["MPMForPoseLifting"])[0]
+            task = args.task or ("completion" if saved in TASK_HEADS["completion"] else "lifting")
+            model = head_class_for(name, task).from_pretrained(name)
+    except ValueError as error:  # not an MPM checkpoint, or one whose heads were not trained for --task
+        raise UsageError(f"--model: {_one_line(error)}") from None
+    written = export_onnx(model, args.output, opset=args.opset, input_coords=args.input_coords)
+    print(
+        f"wrote {written}: {type(model).__name__}, windows of {model.config.num_frames} frames x "
+        f"{model.config.num_joints} joints, batch dynamic (config in the ONNX metadata)"
+    )
+    return 0
+
+
 # --- Argument parsing ---------------------------------------------------------------------------------------
 
 
-def _add_common(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
-    parser.add_argument("input", metavar="INPUT", help="a .npz, .npy or .json file")
-    parser.add_argument("--model", required=True, help="a model folder or a Hugging Face Hub repo id")
+def _add_common(parser: argparse.ArgumentParser, formats: Sequence[str], task: str) -> None:
+    parser.add_argument("input", metavar="INPUT", help="a .npz, .npy or .json file" + (
+        ", or a detector's output file / OpenPose folder" if task == "pose-lifting" else ""))
+    parser.add_argument("--model", help="a model folder or a Hugging Face Hub repo id (default: the packaged "
+                                        f"{task} model)")
     parser.add_argument("--output", required=True, help="the .npz file to write")
-    parser.add_argument("--format", default="h36m", choices=formats, help="joint order of the input (h36m)")
+    parser.add_argument("--format", default=None if task == "pose-lifting" else "h36m", choices=formats,
+                        help="joint order of the input (default: the detector file's, else h36m)")
     parser.add_argument("--key", help="array of a .npz (default: the first) or field of a .json object")
-    parser.add_argument("--person", type=int, help="person index of a (persons, frames, joints, C) input")
+    parser.add_argument("--person", type=int, help="person (track) index of a multi-person input")
     parser.add_argument("--batch-size", type=int, default=256, help="windows per forward pass (256)")
     parser.add_argument(
         "--device", help="torch device, e.g. cpu or cuda:0 (default: the GPU if there is one)"
@@ -411,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     lift = commands.add_parser(
         "lift", help="lift 2D keypoints to 3D poses (metres, camera frame, pelvis at 0)"
     )
-    _add_common(lift, KEYPOINT_FORMATS)
+    _add_common(lift, KEYPOINT_FORMATS, "pose-lifting")
     pixels = lift.add_mutually_exclusive_group()
     pixels.add_argument(
         "--image-size",
@@ -429,6 +581,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="joints scoring at or below it are missing (0.3)",
     )
     lift.add_argument("--flip-test", action="store_true", help="average with the mirrored input")
+    lift.add_argument("--all-tracks", action="store_true",
+                      help="lift every person of a detector file (outputs get a leading person axis)")
+    lift.add_argument("--fps", type=float,
+                      help="frame rate of the input video; other rates than the model's are lifted at the frame "
+                           "spacing it was trained on (default: the model's rate)")
     lift.add_argument(
         "--mode",
         choices=("per_frame", "sequence"),
@@ -438,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     lift.set_defaults(handler=command_lift)
 
     complete = commands.add_parser("complete", help="complete partial 3D poses (NaN or --occlude joints)")
-    _add_common(complete, ("h36m", "h36m32"))
+    _add_common(complete, ("h36m", "h36m32"), "pose-completion")
     complete.add_argument(
         "--occlude",
         type=_parse_occluded,
@@ -459,6 +616,16 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="versions, threads and device; with --model, a model summary")
     info.add_argument("--model", help="a model folder or Hub repo id to summarise")
     info.set_defaults(handler=command_info)
+
+    export = commands.add_parser("export", help="write a lifting or completion model as ONNX (dynamic batch)")
+    export.add_argument("--model", required=True, help="a model folder or a Hugging Face Hub repo id")
+    export.add_argument("--output", required=True, help="the .onnx file to write")
+    export.add_argument("--opset", type=int, help="ONNX opset, 18 or more (default: torch's exporter's)")
+    export.add_argument("--task", choices=("lifting", "completion"),
+                        help="the head to export (default: the one the checkpoint was trained for)")
+    export.add_argument("--input-coords", type=int, choices=(2, 3), default=2,
+                        help="2: 2D keypoints; 3: partial 3D poses (completion models only) (2)")
+    export.set_defaults(handler=command_export)
     return parser
 
 
@@ -469,7 +636,11 @@ _OPTION_NAMES = (
     ("image_size:", "--image-size:"),
     ("confidence_threshold", "--confidence-threshold"),
     ("keypoint_format", "--format"),
+    ("fps:", "--fps:"),
     ("batch_size:", "--batch-size:"),
+    ("output_path:", "--output:"),
+    ("opset:", "--opset:"),
+    ("input_coords:", "--input-coords:"),
 )
 
 
@@ -489,8 +660,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     prefix = f"{PROGRAM} {args.command}: error:"
     keep_freed_memory()  # this process does the lifting: reuse activation memory between batches (mpm_hf.runtime)
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # one line per warning
+        print(f"{PROGRAM} {args.command}: warning: {_one_line(message)}", file=sys.stderr)
+
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            return args.handler(args)
     except (UsageError, ValueError) as error:
         print(f"{prefix} {_one_line(error)}", file=sys.stderr)
         return 2

@@ -39,6 +39,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 from .camera import normalize_screen_coordinates
 from .completion import complete_sequence
+from .defaults import default_model_path
 from .inference import LIFT_MODES, lift_sequence
 from .keypoints import convert_keypoints, get_skeleton, model_skeleton
 from .masking import resolve_joints
@@ -46,7 +47,7 @@ from .modeling_mpm import MPMForPoseCompletion, MPMForPoseLifting
 
 logger = logging.getLogger(__name__)
 
-KEYPOINT_FORMATS = ("h36m", "h36m32", "coco", "halpe", "mpii")
+KEYPOINT_FORMATS = ("h36m", "h36m32", "coco", "halpe", "mpii", "body25", "coco18", "mediapipe33")
 """Input joint orders the pipelines convert from (see :func:`mpm_hf.keypoints.convert_keypoints`)."""
 
 PIXEL_THRESHOLD = 2.0
@@ -188,6 +189,9 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
       sequence head over windows that tile the sequence at the model's frame step, see :mod:`mpm_hf.windowing`).
     - ``margin``: ``"sequence"`` mode, context positions shared by neighbouring windows (default
       ``num_frames // 6``; 0 = non-overlapping windows).
+    - ``fps``: the input's frame rate. The model's config records the rate it was trained at (``fps``) and its
+      window step: other rates are lifted at the trained frame spacing (a whole-number step, else resampled and
+      interpolated back; see :mod:`mpm_hf.frame_rate`). Default: the model's rate.
     - ``progress=False``: show a tqdm progress bar.
 
     Returns a dict:
@@ -213,10 +217,15 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         window_batch_size: int | None = None,
         mode: str | None = None,
         margin: int | None = None,
+        fps: float | None = None,
         progress: bool | None = None,
     ) -> tuple[dict, dict, dict]:
         preprocess: dict[str, Any] = {}
         forward: dict[str, Any] = {}
+        if fps is not None:
+            if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) or not 0 < fps < math.inf:
+                raise ValueError(f"fps: expected a positive number of frames per second, got {fps!r}")
+            forward["fps"] = float(fps)
         if margin is not None:
             limit = self.model.config.num_frames // 2
             if isinstance(margin, bool) or not isinstance(margin, (int, np.integer)) or not 0 <= margin <= limit:
@@ -290,6 +299,7 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         batch_size: int = 256,
         progress: bool = False,
         margin: int | None = None,
+        fps: float | None = None,
     ) -> dict[str, Any]:
         num_frames = len(model_inputs["keypoints_2d"])
         with self._progress_bar(num_frames, progress, "lifting") as bar:
@@ -302,6 +312,7 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
                 flip_test=flip_test,
                 progress=_progress_callback(bar),
                 margin=margin,
+                fps=fps,
             )
         return {
             "poses_3d": poses_3d,
@@ -413,4 +424,6 @@ def register_pipelines() -> None:
         registered = PIPELINE_REGISTRY.supported_tasks.get(task)
         if registered is not None and registered.get("impl") is pipeline_class:
             continue
-        PIPELINE_REGISTRY.register_pipeline(task, pipeline_class=pipeline_class, pt_model=model_class)
+        folder = default_model_path(task)  # pipeline(task) without a model: the packaged default, offline
+        default = {"model": (str(folder), None)} if folder is not None else None
+        PIPELINE_REGISTRY.register_pipeline(task, pipeline_class=pipeline_class, pt_model=model_class, default=default)
