@@ -444,6 +444,14 @@ def command_render(args: argparse.Namespace) -> int:
             raise UsageError(f"{path}: no 'poses_3d' array; arrays: {', '.join(data.files)}")
         poses_3d = data["poses_3d"]
         keypoints_2d = data["keypoints_2d"] if "keypoints_2d" in data.files else None
+        missing = data["missing"] if "missing" in data.files else None
+    if poses_3d.ndim == 4:  # --all-tracks: one person
+        if args.person is None or not 0 <= args.person < len(poses_3d):
+            raise UsageError(f"{path}: holds {len(poses_3d)} tracks; choose one with --person INDEX in "
+                             f"[0, {len(poses_3d)})")
+        poses_3d = poses_3d[args.person]
+        keypoints_2d = None if keypoints_2d is None else keypoints_2d[args.person]
+        missing = None if missing is None else missing[args.person]
     if poses_3d.ndim != 3 or poses_3d.shape[-1] != 3 or poses_3d.shape[1] not in (16, 17):
         raise UsageError(f"{path}: expected poses_3d of shape (frames, 17, 3), got {poses_3d.shape}")
     if args.max_frames is not None and args.max_frames < 1:
@@ -463,6 +471,7 @@ def command_render(args: argparse.Namespace) -> int:
         title=args.title,
         max_frames=args.max_frames,
         progress=not args.no_progress and num_frames >= 50,
+        missing=missing if missing is not None and missing.shape == poses_3d.shape[:2] else None,
     )
     print(f"wrote {written}: {num_frames} frames at {args.fps:g} fps")
     return 0
@@ -610,6 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--fps", type=float, default=25.0, help="frames per second (25)")
     render.add_argument("--max-frames", type=int, help="render only the first N frames")
     render.add_argument("--title", help="figure title")
+    render.add_argument("--person", type=int, help="the track to render of a lift --all-tracks result")
     render.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     render.set_defaults(handler=command_render)
 

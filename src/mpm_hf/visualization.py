@@ -36,6 +36,7 @@ Coordinates = Literal["camera", "world"]
 LEFT_COLOR = "#1f77b4"
 RIGHT_COLOR = "#d62728"
 CENTER_COLOR = "#4d4d4d"
+MISSING_COLOR = "#ff7f0e"  # joints the input lacked (inferred by the model): hollow orange rings
 OVERLAY_COLORS = ("#2ca02c", "#7f7f7f", "#9467bd", "#ff7f0e", "#8c564b")
 """Single colours for the second, third, ... pose of an overlay (the first one is drawn left/right)."""
 
@@ -115,6 +116,11 @@ class _PoseArtists:
             alpha=alpha,
             label=label,
         )
+        # joints that were missing in the input (inferred by the model): hollow markers, dashed bones
+        (self.inferred,) = ax.plot(
+            *empty, linestyle="", marker="o", markersize=marker_size * 2.2, markerfacecolor="none",
+            markeredgecolor=MISSING_COLOR, markeredgewidth=1.2, alpha=alpha,
+        )
 
     def _set(self, line, points: np.ndarray) -> None:
         if self.is_3d:
@@ -122,13 +128,18 @@ class _PoseArtists:
         else:
             line.set_data(points[:, 0], points[:, 1])
 
-    def update(self, points: np.ndarray) -> None:
-        """Move the artists to ``points`` ``(J, 2 or 3)`` (already in plot axes); NaN joints are hidden."""
+    def update(self, points: np.ndarray, missing: np.ndarray | None = None) -> None:
+        """Move the artists to ``points`` ``(J, 2 or 3)`` (already in plot axes); NaN joints are hidden.
+
+        ``missing (J,)`` bool marks joints absent from the input: drawn as hollow rings, their bones dashed."""
         finite = np.isfinite(points).all(axis=-1)
+        missing = np.zeros(len(points), dtype=bool) if missing is None else np.asarray(missing, dtype=bool)
         for child, parent, line in self.bones:
             visible = finite[child] and finite[parent]
             self._set(line, points[[child, parent]] if visible else points[:0])
-        self._set(self.joints, points[finite])
+            line.set_linestyle("--" if missing[child] or missing[parent] else "-")
+        self._set(self.joints, points[finite & ~missing])
+        self._set(self.inferred, points[finite & missing])
 
 
 def _center_and_radius(points: np.ndarray, root: int) -> tuple[np.ndarray, float]:
@@ -345,8 +356,13 @@ def render_animation(
     *,
     coordinates: Coordinates = "camera",
     dpi: int = 80,
+    missing: np.ndarray | None = None,
 ) -> Path:
     """Render a sequence as an animation: the 2D input (left, if given) beside the 3D output (right).
+
+    Joints that were missing in the input (``missing``) are drawn as hollow orange rings with dashed bones in the 3D
+    panel, and frames where the whole person was missing say so in the panel's title: their pose is the model's
+    guess from the neighbouring frames, not a measurement.
 
     Args:
         poses_3d: 3D poses ``(T, J, 3)``, any unit, camera coordinates by default (drawn upright, each
@@ -361,6 +377,7 @@ def render_animation(
         progress: show a tqdm progress bar.
         coordinates: ``"camera"`` or ``"world"``, see :func:`plot_pose_3d`.
         dpi: resolution (a 1-panel figure is 5x5 inches).
+        missing: ``(T, J)`` bool, joints absent from the input (``result["missing"]`` of the lifting pipeline).
 
     Returns:
         The written path.
@@ -375,6 +392,10 @@ def render_animation(
         raise ValueError(
             f"expected keypoints_2d of shape {(*poses.shape[:2], 2)} to match poses_3d, got {keypoints.shape}"
         )
+    if missing is not None:
+        missing = _numpy(missing).astype(bool)
+        if missing.shape != poses.shape[:2]:
+            raise ValueError(f"missing: expected shape {poses.shape[:2]} (frames, joints), got {missing.shape}")
     skeleton = _resolve_skeleton(skeleton, poses.shape[1])
     num_frames = len(poses) if max_frames is None else min(len(poses), max_frames)
     if num_frames < 1:
@@ -418,7 +439,12 @@ def render_animation(
         ):
             if artists_2d is not None:
                 artists_2d.update(keypoints[frame, :, :2])
-            artists_3d.update(points[frame])
+            frame_missing = None if missing is None else missing[frame]
+            artists_3d.update(points[frame], frame_missing)
+            if missing is not None:
+                nobody = bool(frame_missing.all())
+                ax_3d.set_title("3D output: no person in this frame (inferred)" if nobody else "3D output",
+                                color=MISSING_COLOR if nobody else "black")
             _set_box(ax_3d, centers[frame], radius)
             writer.grab_frame()
     return path
