@@ -9,49 +9,58 @@ fast sequence-head mode). MPI-INF-3DHP (``--dataset 3dhp``): PCK@150 mm, AUC, MP
 completion tables with named body parts occluded (Tables 3-4). Errors in millimetres.
 """
 
-from __future__ import annotations
-
 import argparse
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
+from transformers import HfArgumentParser
 
 from mpm_hf.auto import head_class_for
+from mpm_hf.data.corpora import load_corpus
 from mpm_hf.evaluation import evaluate_completion, evaluate_lifting, parse_occlusion_settings
 from mpm_hf.metrics import format_markdown_table
 from mpm_hf.runtime import keep_freed_memory
-from mpm_hf.training.datasets import load_sequences
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="save_pretrained folder or Hub repo id")
-    parser.add_argument("--dataset", choices=("h36m", "3dhp", "synthetic"), default="h36m")
-    parser.add_argument("--data-dir", default="../shared/data/h36m")
-    parser.add_argument("--subjects", default="S9,S11", help="Human3.6M test subjects")
-    parser.add_argument("--keypoints", default="gt", help="gt, sh_pt_mpii, cpn_ft_h36m_dbb or a 2D file")
-    parser.add_argument("--mode", choices=("per_frame", "sequence"), default="per_frame")
-    parser.add_argument("--fast", action="store_true", help="shorthand for --mode sequence")
-    parser.add_argument("--flip-test", action="store_true", help="average with the mirrored input")
-    parser.add_argument("--downsample", type=int, default=None, help="tds (default: model.config.downsample)")
-    parser.add_argument("--frame-step", type=int, default=1, help="evaluate every n-th frame")
-    parser.add_argument("--max-sequences", type=int, default=None, help="evaluate only the first n sequences")
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--completion", choices=("2d", "3d"), default=None, help="completion tables instead")
-    parser.add_argument("--occlusions", default=None,
-                        help="completion rows, e.g. left_arm,right_leg,random:2,none (default: the paper's table)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--json", default=None, help="write the report here")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
-    return parser
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass
+class EvaluationArguments:
+    model: str = field(metadata={"help": "save_pretrained folder or Hub repo id"})
+    dataset: Literal["h36m", "3dhp", "synthetic"] = field(default="h36m", metadata={"help": "test corpus"})
+    data_dir: str = field(default="../shared/data/h36m", metadata={"help": "folder of the corpus files"})
+    subjects: str = field(default="S9,S11", metadata={"help": "Human3.6M test subjects, comma separated"})
+    keypoints: str = field(default="gt", metadata={"help": "gt, sh_pt_mpii, cpn_ft_h36m_dbb or a 2D file"})
+    mode: Literal["per_frame", "sequence"] = field(default="per_frame", metadata={
+        "help": "per_frame: each frame from the window centred on it (the paper's protocol); sequence: fast"})
+    fast: bool = field(default=False, metadata={"help": "shorthand for --mode sequence"})
+    flip_test: bool = field(default=False, metadata={"help": "average with the mirrored input"})
+    downsample: int | None = field(default=None, metadata={"help": "tds (default: model.config.downsample)"})
+    frame_step: int = field(default=1, metadata={"help": "evaluate every n-th frame"})
+    max_sequences: int | None = field(default=None, metadata={"help": "evaluate only the first n sequences"})
+    batch_size: int = field(default=512, metadata={"help": "windows per forward pass"})
+    completion: Literal["2d", "3d"] | None = field(default=None, metadata={"help": "completion tables instead"})
+    occlusions: str | None = field(default=None, metadata={
+        "help": "completion rows, e.g. left_arm,right_leg,random:2,none (default: the paper's table)"})
+    device: str = field(default_factory=_default_device, metadata={"help": "default: cuda when available, else cpu"})
+    json: str | None = field(default=None, metadata={"help": "write the report here"})
+    progress: bool = field(default=True, metadata={"help": "progress bars (--no-progress hides them)"})
+
+
+def build_parser() -> HfArgumentParser:
+    return HfArgumentParser(EvaluationArguments, description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse(argv)
-    split_args = argparse.Namespace(data_dir=args.data_dir, subjects=args.subjects.split(","),
-                                    keypoints=args.keypoints)
-    sequences = load_sequences(args.dataset, split_args, split="test")
+    sequences = load_corpus(args.dataset, args.data_dir, split="test", subjects=args.subjects.split(","),
+                            keypoints=args.keypoints)
     if args.max_sequences:
         sequences = sequences[: args.max_sequences]
     if args.completion:
@@ -87,8 +96,12 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+def parse(argv: list[str] | None) -> EvaluationArguments:
+    parser = build_parser()
+    args, unknown = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True, look_for_args_file=False)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def _model_class(path: str, completion: str | None) -> type:
@@ -100,7 +113,7 @@ def _model_class(path: str, completion: str | None) -> type:
         raise ValueError(f"--model: {error}") from None
 
 
-def _subjects(args: argparse.Namespace) -> str | None:
+def _subjects(args: EvaluationArguments) -> str | None:
     """Human3.6M's test subjects; the other corpora have a fixed test split."""
     return args.subjects if args.dataset == "h36m" else None
 

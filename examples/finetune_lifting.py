@@ -8,53 +8,53 @@ per epoch, lambda_ft = lambda_ft-seq = 1, flip augmentation). Detector-like 2D n
 (``--noise-*``) make the model hold up on real detections; dropped joints are fed through the mask token.
 """
 
-from __future__ import annotations
-
-import argparse
+from dataclasses import dataclass, field
 
 from accelerate.utils import set_seed
+from transformers import HfArgumentParser
 
 from mpm_hf import MPMForPoseLifting
 from mpm_hf.data.windows import collate_windows
 from mpm_hf.runtime import keep_freed_memory
 from mpm_hf.training.arguments import (
-    add_data_arguments,
-    add_model_arguments,
-    add_training_arguments,
+    DataArguments,
+    HelpFormatter,
+    ModelArguments,
     build_model,
-    cameras_from_args,
-    noise_from_args,
-    parse_with_config,
-    training_config_from_args,
+    parse_arguments,
+    training_arguments,
 )
 from mpm_hf.training.datasets import build_windows
 from mpm_hf.training.loop import train
 from mpm_hf.training.tasks import LiftingStep
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_arguments(parser)
-    add_data_arguments(parser)
-    add_training_arguments(parser, learning_rate=1.6e-3, epochs=40)
-    parser.add_argument("--init-from", default=None,
-                        help="stage-I (or lifting) folder / Hub repo; omitted: train from scratch")
-    return parser
+@dataclass
+class LiftingArguments:
+    init_from: str | None = field(default=None, metadata={
+        "help": "stage-I (or lifting) folder / Hub repo; omitted: train from scratch"})
+
+
+def build_parser() -> HfArgumentParser:
+    return HfArgumentParser(
+        (ModelArguments, DataArguments, training_arguments(learning_rate=1.6e-3, epochs=40), LiftingArguments),
+        description=__doc__, formatter_class=HelpFormatter,
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parse_with_config(build_parser(), argv)
+    model_args, data_args, training_args, lifting_args = parse_arguments(build_parser(), argv)
     # everything the flags decide is built (and checked) before the data, which takes minutes to load
-    training = training_config_from_args(args)
-    step = LiftingStep(noise=noise_from_args(args), cameras=cameras_from_args(args))
-    set_seed(args.seed)  # the same initial weights on every process and every run
-    model = build_model(MPMForPoseLifting, args)
-    dataset = build_windows(args, model.config.num_frames)
+    training = training_args.to_training_config()
+    step = LiftingStep(noise=data_args.detector_noise(), cameras=data_args.virtual_cameras())
+    set_seed(training_args.seed)  # the same initial weights on every process and every run
+    model = build_model(MPMForPoseLifting, model_args, data_args, init_from=lifting_args.init_from)
+    dataset = build_windows(data_args, model.config.num_frames)
     summary = train(model, dataset, step, training, collate_fn=collate_windows,
-                    run_config={"stage": "lifting", "init_from": args.init_from or "scratch",
+                    run_config={"stage": "lifting", "init_from": lifting_args.init_from or "scratch",
                                 "num_windows": len(dataset)})
     print(f"[mpm-hf] lifting done: {summary['global_step']} steps in {summary['wall_time_s']:.0f} s -> "
-          f"{args.output_dir}")
+          f"{training_args.output_dir}")
     return summary
 
 

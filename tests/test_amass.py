@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from scipy.spatial.transform import Rotation
 
 from mpm_hf.camera import project_to_2d
 from mpm_hf.data.amass import (
     BodyModel,
     amass_world_joints,
-    axis_angle_to_matrix,
     load_amass,
     load_amass_arrays,
     resample_indices,
@@ -85,18 +86,46 @@ def model_path(tmp_path: Path) -> Path:
     return path
 
 
-def test_axis_angle_to_matrix_matches_the_matrix_exponential():
-    vectors = torch.cat(
-        [
-            torch.randn(64, 3, dtype=torch.float64),
-            torch.zeros(1, 3, dtype=torch.float64),
-            torch.full((1, 3), 1e-7),
-        ]
-    ).double()
-    x, y, z = vectors.unbind(-1)
-    zero = torch.zeros_like(x)
-    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(-1, 3, 3)
-    torch.testing.assert_close(axis_angle_to_matrix(vectors), torch.linalg.matrix_exp(skew))
+def reference_vertices(arrays: dict[str, np.ndarray], poses: np.ndarray, betas: np.ndarray,
+                       trans: np.ndarray) -> np.ndarray:
+    """The SMPL forward pass as its paper writes it, in float64 numpy, one joint at a time."""
+    parents = arrays["kintree_table"][0].astype(np.int64)
+    v_shaped = arrays["v_template"] + arrays["shapedirs"] @ betas
+    joints = arrays["J_regressor"] @ v_shaped
+    n, num_joints = len(poses), len(parents)
+    rotations = Rotation.from_rotvec(poses.reshape(-1, 3)).as_matrix().reshape(n, num_joints, 3, 3)
+    pose_feature = (rotations[:, 1:] - np.eye(3)).reshape(n, -1)
+    v_posed = v_shaped + (pose_feature @ arrays["posedirs"].reshape(len(v_shaped) * 3, -1).T).reshape(n, -1, 3)
+    world = np.zeros((n, num_joints, 4, 4))
+    world[:, :, 3, 3] = 1
+    for k in range(num_joints):
+        local = np.zeros((n, 4, 4))
+        local[:, :3, :3], local[:, 3, 3] = rotations[:, k], 1
+        local[:, :3, 3] = joints[k] - (joints[parents[k]] if k else 0)
+        world[:, k] = world[:, parents[k]] @ local if k else local
+    world[:, :, :3, 3] -= np.einsum("nkij,kj->nki", world[:, :, :3, :3], joints)  # from the rest pose
+    skinning = np.einsum("vk,nkij->nvij", arrays["weights"], world)
+    return np.einsum("nvij,nvj->nvi", skinning[..., :3, :3], v_posed) + skinning[..., :3, 3] + trans[:, None]
+
+
+def test_the_smplx_forward_pass_matches_the_smpl_equations(model_path: Path):
+    arrays = dict(np.load(model_path))
+    poses, trans = random_motion(6)
+    betas = np.random.default_rng(3).normal(size=16)
+    expected = reference_vertices(arrays, poses, betas, trans)
+    model = BodyModel.from_file(model_path)
+    # smplx's Rodrigues adds 1e-8 to every rotation vector (no division by zero): agreement to 1e-7 m, not 1e-12
+    np.testing.assert_allclose(model.vertices(poses, betas, trans, dtype=torch.float64), expected, atol=1e-7)
+    np.testing.assert_allclose(model.vertices(poses, betas, trans), expected, atol=2e-6)  # float32
+    np.testing.assert_allclose(model.vertices(poses, betas[:5], trans, dtype=torch.float64),
+                               reference_vertices({**arrays, "shapedirs": arrays["shapedirs"][..., :5]}, poses,
+                                                  betas[:5], trans), atol=1e-7)
+
+
+def test_without_smplx_the_body_model_says_how_to_install_it(model_path: Path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "smplx.lbs", None)  # an import of it fails as if it were not installed
+    with pytest.raises(ImportError, match=re.escape("pip install 'mpm-hf[amass]'")):
+        BodyModel.from_file(model_path).vertices(np.zeros((1, 156)))
 
 
 def test_zero_pose_gives_the_regressed_template(tmp_path: Path, model_path: Path):
@@ -120,10 +149,10 @@ def test_root_rotation_rotates_the_body_about_the_root_joint(model_path: Path):
     poses[0, :3] = root_rotation
     rest = model.v_template
     root = model.J_regressor[0] @ rest
-    R = axis_angle_to_matrix(torch.as_tensor(root_rotation)).numpy()
+    R = Rotation.from_rotvec(root_rotation).as_matrix()
     expected = (rest - root) @ R.T + root + [1.0, 2.0, 3.0]
     posed = model.vertices(poses, trans=np.array([[1.0, 2.0, 3.0]]), dtype=torch.float64)[0]
-    np.testing.assert_allclose(posed, expected, atol=1e-10)
+    np.testing.assert_allclose(posed, expected, atol=1e-7)  # smplx's Rodrigues: rotation vector + 1e-8
 
 
 def test_skinning_a_vertex_subset_equals_the_full_mesh(model_path: Path):

@@ -196,6 +196,20 @@ def test_load_cameras_quaternion_layouts_agree_with_matrix_layout(tmp_path):
         assert cam.id == "54138969"
 
 
+def test_quaternion_to_matrix_is_the_unit_quaternion_formula():
+    for q in np.random.default_rng(4).normal(scale=2.0, size=(32, 4)):  # not of unit norm
+        w, x, y, z = q / np.linalg.norm(q)
+        expected = [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+        np.testing.assert_allclose(quaternion_to_matrix(q), expected, atol=1e-15)
+    np.testing.assert_array_equal(quaternion_to_matrix([2.0, 0, 0, 0]), np.eye(3))
+    with pytest.raises(ValueError, match="zero norm"):
+        quaternion_to_matrix(np.zeros(4))
+
+
 def test_load_cameras_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.json"):
         load_h36m_cameras(tmp_path / "missing.json")

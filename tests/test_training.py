@@ -12,10 +12,12 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import HfArgumentParser
 
 from mpm_hf import MPMConfig, MPMForPoseLifting
 from mpm_hf.data.synthetic import synthetic_sequences
 from mpm_hf.data.windows import PoseWindows, collate_windows
+from mpm_hf.training.arguments import DataArguments, ModelArguments
 from mpm_hf.training.loop import TrainingConfig, latest_checkpoint, train
 from mpm_hf.training.tasks import DetectorNoise, LiftingStep
 
@@ -188,6 +190,16 @@ def test_evaluation_json_schema(tmp_path):
     assert "| MPJPE (mm)" in done.stdout
 
 
+def test_evaluation_imports_no_training_code():
+    probe = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('evaluate', sys.argv[1]); "
+             "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
+             "print(sorted(name for name in sys.modules if name.startswith('mpm_hf.training')))")
+    done = subprocess.run([sys.executable, "-c", probe, str(REPO_ROOT / "examples" / "evaluate.py")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
 def test_detector_noise_tube_drops_hide_joints_in_every_frame():
     from mpm_hf.training.tasks import DetectorNoise
 
@@ -203,56 +215,52 @@ def test_detector_noise_tube_drops_hide_joints_in_every_frame():
     assert same_valid.all() and 0.005 < jitter.std() < 0.015
 
 
-def test_the_run_tds_follows_the_corpora_and_is_recorded_in_the_config():
-    import argparse
+def _model_and_data_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments]:
+    return HfArgumentParser((ModelArguments, DataArguments)).parse_args_into_dataclasses(argv, look_for_args_file=False)
 
-    from mpm_hf.training.arguments import add_data_arguments, add_model_arguments, build_model, resolve_downsample
+
+def test_the_run_tds_follows_the_corpora_and_is_recorded_in_the_config():
+    from mpm_hf.training.arguments import build_model, resolve_downsample
     from mpm_hf.training.datasets import build_windows
 
-    parser = argparse.ArgumentParser()
-    add_model_arguments(parser)
-    add_data_arguments(parser)
-    assert resolve_downsample(parser.parse_args([])) == 2  # Human3.6M: the paper's tds 2
-    assert resolve_downsample(parser.parse_args(["--dataset", "3dhp"])) == 1  # MPI-INF-3DHP: tds 1
-    assert resolve_downsample(parser.parse_args(["--dataset", "h36m,amass"])) == 2
-    assert resolve_downsample(parser.parse_args(["--dataset", "3dhp", "--downsample", "3"])) == 3
+    def tds(argv: list[str]) -> int:
+        return resolve_downsample(_model_and_data_arguments(argv)[1])
+
+    assert tds([]) == 2  # Human3.6M: the paper's tds 2
+    assert tds(["--dataset", "3dhp"]) == 1  # MPI-INF-3DHP: tds 1
+    assert tds(["--dataset", "h36m,amass"]) == 2
+    assert tds(["--dataset", "3dhp", "--downsample", "3"]) == 3
     with pytest.raises(ValueError, match="--downsample: the corpora of --dataset have different default tds"):
-        resolve_downsample(parser.parse_args(["--dataset", "h36m,3dhp"]))
+        tds(["--dataset", "h36m,3dhp"])
     with pytest.raises(ValueError, match="--downsample: expected a positive integer, got 0"):
-        resolve_downsample(parser.parse_args(["--downsample", "0"]))
-    args = parser.parse_args(TINY_FLAGS[:8] + ["--dataset", "synthetic", "--downsample", "3"])
-    windows = build_windows(args, num_frames=9)
-    model = build_model(MPMForPoseLifting, args)
+        tds(["--downsample", "0"])
+    model_args, data_args = _model_and_data_arguments(TINY_FLAGS[:8] + ["--dataset", "synthetic", "--downsample", "3"])
+    windows = build_windows(data_args, num_frames=9)
+    model = build_model(MPMForPoseLifting, model_args, data_args)
     assert windows.downsample == model.config.downsample == 3  # the windows trained on = what inference uses
 
 
 def test_init_from_keeps_the_checkpoint_and_an_explicit_dropout_overrides_it(tmp_path):
-    import argparse
+    from mpm_hf.training.arguments import build_model
 
-    from mpm_hf.training.arguments import add_data_arguments, add_model_arguments, build_model
+    def model_from(argv: list[str], init_from: str | None = None) -> MPMForPoseLifting:
+        return build_model(MPMForPoseLifting, *_model_and_data_arguments(argv), init_from=init_from)
 
-    parser = argparse.ArgumentParser()
-    add_model_arguments(parser)
-    add_data_arguments(parser)
-    parser.add_argument("--init-from")
-    fresh = build_model(MPMForPoseLifting, parser.parse_args(TINY_FLAGS[:8] + ["--downsample", "2"]))
+    fresh = model_from(TINY_FLAGS[:8] + ["--downsample", "2"])
     assert fresh.config.hidden_dropout == 0.1 and fresh.config.downsample == 2 and fresh.config.hidden_size == 16
     assert fresh.config.spatial_dropout == 0.2  # the release's encoder / spatial MLP rate
-    spatial = build_model(MPMForPoseLifting, parser.parse_args(TINY_FLAGS[:8] + ["--dropout", "0.3",
-                                                                                  "--spatial-dropout", "0.05"]))
+    spatial = model_from(TINY_FLAGS[:8] + ["--dropout", "0.3", "--spatial-dropout", "0.05"])
     assert (spatial.config.hidden_dropout, spatial.config.spatial_dropout) == (0.3, 0.05)
-    fresh.save_pretrained(tmp_path / "saved")
-    kept = build_model(MPMForPoseLifting, parser.parse_args(["--init-from", str(tmp_path / "saved")]))
+    saved = str(tmp_path / "saved")
+    fresh.save_pretrained(saved)
+    kept = model_from([], init_from=saved)
     # objective flags apply to a loaded checkpoint too; the ones not given keep the checkpoint's values
-    tuned = build_model(MPMForPoseLifting, parser.parse_args(["--init-from", str(tmp_path / "saved"),
-                                                              "--spatial-mask-joints", "3", "--loss-weight-centre",
-                                                              "2.5"]))
+    tuned = model_from(["--spatial-mask-joints", "3", "--loss-weight-centre", "2.5"], init_from=saved)
     assert (tuned.config.spatial_mask_num_joints, tuned.config.loss_weight_centre) == (3, 2.5)
     assert tuned.config.temporal_mask_ratio == fresh.config.temporal_mask_ratio == 0.6
     assert kept.config.attention_dropout == 0.1 and kept.config.hidden_size == 16
     torch.testing.assert_close(kept.state_dict(), fresh.state_dict())
-    no_dropout = build_model(MPMForPoseLifting,
-                             parser.parse_args(["--init-from", str(tmp_path / "saved"), "--dropout", "0"]))
+    no_dropout = model_from(["--dropout", "0"], init_from=saved)
     assert (no_dropout.config.hidden_dropout, no_dropout.config.attention_dropout,
             no_dropout.config.spatial_dropout) == (0.0, 0.0, 0.0)
     no_dropout.train()

@@ -16,7 +16,15 @@ from safetensors.torch import load_file
 
 from mpm_hf import MPMForPoseLifting
 from mpm_hf.data.windows import collate_windows
-from mpm_hf.training.arguments import init_from_source, parse_with_config, validate_arguments
+from mpm_hf.training.arguments import (
+    CommaSeparated,
+    DataArguments,
+    TrainingArguments,
+    build_model,
+    init_from_source,
+    parse_arguments,
+    validate_arguments,
+)
 from mpm_hf.training.loop import NonFiniteLossError, TrainingConfig, latest_checkpoint, train
 from mpm_hf.training.tasks import LiftingStep
 
@@ -39,8 +47,9 @@ def load_example(name: str):
     return module
 
 
-def parse(argv: list[str], script: str = "pretrain"):
-    return load_example(script).build_parser().parse_args(argv)
+def parse(argv: list[str], script: str = "pretrain") -> tuple:
+    """The script's dataclasses (model, data, training, its own) parsed from ``argv``, not yet range-checked."""
+    return load_example(script).build_parser().parse_args_into_dataclasses(argv, look_for_args_file=False)
 
 
 BAD_FLAGS = [
@@ -82,21 +91,21 @@ BAD_FLAGS = [
 @pytest.mark.parametrize(("flag", "value", "expected", "got"), BAD_FLAGS, ids=[f"{f}={v}" for f, v, *_ in BAD_FLAGS])
 def test_an_out_of_range_flag_names_the_flag_the_range_and_the_value(flag, value, expected, got):
     with pytest.raises(ValueError, match=re.escape(f"{flag}: expected {expected}, got {got}")):
-        validate_arguments(parse([flag, value]))
+        validate_arguments(*parse([flag, value]))
 
 
 def test_the_joint_ranges_follow_num_joints_and_the_bounds_themselves_are_allowed():
     with pytest.raises(ValueError, match=re.escape("--spatial-mask-joints: expected a value in [0, 16) "
                                                    "(--num-joints 16), got 16")):
-        validate_arguments(parse(["--num-joints", "16", "--spatial-mask-joints", "16"]))
+        validate_arguments(*parse(["--num-joints", "16", "--spatial-mask-joints", "16"]))
     with pytest.raises(ValueError, match=re.escape("--num-joints: expected 16 or 17, got 18")):
-        validate_arguments(parse(["--num-joints", "18"]))
+        validate_arguments(*parse(["--num-joints", "18"]))
     edges = ["--dropout", "0", "--spatial-dropout", "0", "--max-grad-norm", "0", "--temporal-mask-ratio", "0",
              "--spatial-mask-joints", "0", "--noise-drop-prob", "1", "--noise-tube-drop-prob", "1",
              "--virtual-camera-prob", "1", "--noise-outlier-prob", "0", "--lr-decay", "1", "--save-every", "0",
              "--noise-tube-drop-joints", "16", "--num-joints", "17", "--seed", str(2**32 - 1)]
-    validate_arguments(parse(edges))
-    validate_arguments(parse(["--spatial-mask-joints", "16", "--temporal-mask-ratio", "0.99"]))
+    validate_arguments(*parse(edges))
+    validate_arguments(*parse(["--spatial-mask-joints", "16", "--temporal-mask-ratio", "0.99"]))
 
 
 def test_a_bad_flag_or_config_file_value_is_a_usage_error_before_any_data_is_loaded(tmp_path, capsys):
@@ -122,6 +131,37 @@ def test_a_bad_flag_or_config_file_value_is_a_usage_error_before_any_data_is_loa
     # body parts are checked before the data too
     with pytest.raises(ValueError, match=r"occluded: expected body parts among .*got \['tail'\]"):
         completion.main([*TINY_FLAGS[:8], *missing_data, "--occlude", "left_arm,tail"])
+
+
+def test_a_config_file_sets_defaults_and_the_command_line_overrides_them(tmp_path, capsys):
+    pretrain = load_example("pretrain")
+    config = tmp_path / "stage1.yaml"
+    config.write_text("lr: 0.002\nnum-frames: 81\nkeypoints: [gt, sh_pt_mpii]\ntrackers: jsonl\nflip_augment: false\n"
+                      "no_3d: true\nnoise_std: 0.01\n")
+    model, data, training, stage = parse_arguments(pretrain.build_parser(), [
+        "--config", str(config), "--lr", "5e-4", "--noise-std", "0.02"])
+    assert (training.lr, data.noise_std) == (5e-4, 0.02)  # given on the command line: the flag wins
+    assert (model.num_frames, data.keypoints, training.trackers) == (81, ("gt", "sh_pt_mpii"), ("jsonl",))
+    assert not data.flip_augment and stage.no_3d and training.epochs == 15  # the rest keeps the script's defaults
+    as_json = tmp_path / "stage1.json"
+    as_json.write_text(json.dumps({"subjects": "S1, S5", "epochs": 3}))
+    _, data, training, _ = parse_arguments(pretrain.build_parser(), ["--config", str(as_json), "--epochs", "4"])
+    assert (data.subjects, training.epochs) == (("S1", "S5"), 4)
+    as_json.write_text(json.dumps({"num_frame": 81}))
+    with pytest.raises(ValueError, match=re.escape(f"--config {as_json}: unknown keys ['num_frame']")):
+        parse_arguments(pretrain.build_parser(), ["--config", str(as_json)])
+    with pytest.raises(SystemExit) as exit_info:
+        parse_arguments(pretrain.build_parser(), ["--num-franes", "81", "--typo"])
+    assert exit_info.value.code == 2 and "unrecognized arguments: --num-franes 81 --typo" in capsys.readouterr().err
+
+
+def test_comma_separated_flags_read_one_string_or_a_list():
+    assert CommaSeparated("gt, sh_pt_mpii,,") == ("gt", "sh_pt_mpii")
+    assert CommaSeparated(["S1", " S5 "]) == ("S1", "S5") and str(CommaSeparated("S1,S5")) == "S1,S5"
+    assert DataArguments(keypoints=["gt"], dataset="h36m,amass").dataset == ("h36m", "amass")
+    _, data, training, _ = parse(["--no-flip-augment", "--trackers", "jsonl,tensorboard", "--dataset", "synthetic"])
+    assert (data.flip_augment, training.trackers, data.dataset) == (False, ("jsonl", "tensorboard"), ("synthetic",))
+    assert type(training).__name__ == "TrainingArguments" and isinstance(training, TrainingArguments)
 
 
 @pytest.mark.parametrize(
@@ -150,17 +190,23 @@ def test_the_command_lines_of_the_running_experiments_still_parse(tmp_path):
     (resumed / "checkpoints" / "checkpoint-500").mkdir(parents=True)
     (resumed / "checkpoints" / "checkpoint-500" / "trainer_state.json").write_text('{"global_step": 500}')
     pretrain = load_example("pretrain")
-    args = parse_with_config(pretrain.build_parser(), [*RUN_FLAGS, "--max-steps", "1000", "--masked-lift",
-                                                       "--rotate-3d", "--output-dir", str(tmp_path / "s1")])
-    assert args.keypoints == ["gt", "sh_pt_mpii"] and args.rotate_3d and args.dropout == 0.0
-    no_3d = parse_with_config(pretrain.build_parser(), [*RUN_FLAGS, "--max-steps", "1000", "--no-3d"])
-    assert not no_3d.use_3d
+    model, data, training, stage = parse_arguments(pretrain.build_parser(), [
+        *RUN_FLAGS, "--max-steps", "1000", "--masked-lift", "--rotate-3d", "--output-dir", str(tmp_path / "s1")])
+    assert data.keypoints == ("gt", "sh_pt_mpii") and data.subjects == ("S1", "S5", "S6", "S7", "S8")
+    assert stage.rotate_3d and stage.masked_lift and not stage.no_3d and not stage.paired
+    assert (model.dropout, model.num_frames, data.downsample, data.flip_augment) == (0.0, 27, 2, True)
+    assert (data.noise_tube_drop_joints, data.virtual_camera_prob, training.trackers) == (2, 0.5, ("jsonl",))
+    assert not training.progress and training.epochs == 15 and training.output_dir == str(tmp_path / "s1")
+    _, _, _, no_3d = parse_arguments(pretrain.build_parser(), [*RUN_FLAGS, "--max-steps", "1000", "--no-3d"])
+    assert no_3d.no_3d
     lifting = load_example("finetune_lifting")
-    args = parse_with_config(lifting.build_parser(), [*RUN_FLAGS, "--init-from", str(stage_one), "--max-steps",
-                                                      "12000", "--resume", "--output-dir", str(resumed)])
-    config = lifting.training_config_from_args(args)
+    _, data, training, lifting_args = parse_arguments(lifting.build_parser(), [
+        *RUN_FLAGS, "--init-from", str(stage_one), "--max-steps", "12000", "--resume", "--output-dir", str(resumed)])
+    assert lifting_args.init_from == str(stage_one) and training.epochs == 40
+    config = training.to_training_config()
     assert (config.resume, config.save_every, config.max_steps, config.learning_rate) == (True, 500, 12000, 1e-3)
     assert (config.lr_decay_steps, config.batch_size, config.log_every) == (150, 256, 25)
+    assert (config.progress, config.trackers, config.lr_decay) == (False, ("jsonl",), 0.97)
 
 
 def test_resume_without_a_checkpoint_is_an_error(tmp_path, capsys):
@@ -275,12 +321,12 @@ def test_init_from_a_missing_local_folder_fails_at_once_and_hub_ids_pass_through
     assert init_from_source("mpm-h36m") == "mpm-h36m"
     tiny_model().save_pretrained(tmp_path / "runs" / "stage1")
     assert init_from_source("runs/stage1") == "runs/stage1"
-    model = load_example("finetune_lifting").build_model(MPMForPoseLifting, parse(
-        [*TINY_FLAGS[:8], "--init-from", "runs/stage1"], "finetune_lifting"))
+    model_args, data_args, _, lifting_args = parse([*TINY_FLAGS[:8], "--init-from", "runs/stage1"],
+                                                   "finetune_lifting")
+    model = build_model(MPMForPoseLifting, model_args, data_args, init_from=lifting_args.init_from)
     assert model.config.hidden_size == 16
     with pytest.raises(FileNotFoundError, match="--init-from: folder not found: runs/stage2"):
-        load_example("finetune_lifting").build_model(MPMForPoseLifting, parse(["--init-from", "runs/stage2"],
-                                                                              "finetune_lifting"))
+        build_model(MPMForPoseLifting, model_args, data_args, init_from="runs/stage2")
     with pytest.raises(SystemExit) as exit_info:
         load_example("finetune_lifting").main(["--init-from", "runs/stage2", "--output-dir", str(tmp_path / "x")])
     assert exit_info.value.code == 2

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 __all__ = [
     "Camera",
@@ -204,15 +205,11 @@ def normalize_intrinsics(intrinsics: Array, w: float, h: float) -> Array:
 
 
 def quaternion_to_matrix(q: Array) -> np.ndarray:
-    """Unit quaternion ``(w, x, y, z)`` -> ``(3, 3)`` rotation matrix (it is normalised first)."""
-    w, x, y, z = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
+    """Quaternion ``(w, x, y, z)`` (scalar first, as VideoPose3D stores them) -> ``(3, 3)`` rotation matrix.
+
+    The quaternion is normalised first; one of zero norm is a ``ValueError`` (scipy's ``Rotation``).
+    """
+    return Rotation.from_quat(np.asarray(q, dtype=np.float64), scalar_first=True).as_matrix()
 
 
 # Field names accepted for each Camera attribute: this package's JSON / VideoPose3D's dictionaries.

@@ -12,11 +12,12 @@ Joints are computed in three steps:
    ``v_template + shapedirs @ betas``, the pose-corrective offsets ``posedirs @ (R_k - I)`` of
    joints 1..51, the rest joints ``J_regressor @ v_shaped``, the kinematic chain
    (``kintree_table``) of the Rodrigues rotations, and linear blend skinning with ``weights``; then
-   ``trans`` is added. This is the SMPL family's forward pass, written here in vectorised torch
-   (``smplx`` is not needed).
+   ``trans`` is added. This is the SMPL family's forward pass, run by the ``smplx`` package
+   (``smplx.lbs.lbs``; ``pip install mpm-hf[amass]``), the same code as AMASS's own tools.
 2. **Human3.6M joints**: a ``(17, V)`` regressor (the field's ``J_regressor_h36m.npy``, whose
-   output is in Human3.6M-17 order) maps vertices to the 17 joints. Only the vertices it uses are
-   skinned, which gives the same joints at a fraction of the cost.
+   output is in Human3.6M-17 order) maps vertices to the 17 joints. Only the vertices it uses (and
+   those the body model's ``J_regressor`` reads) are skinned, which gives the same joints at a
+   fraction of the cost.
 3. **Resampling** from ``mocap_framerate`` to ``target_fps`` by *linear interpolation of the joint
    positions* at times ``k / target_fps`` (``resample="linear"``), or by taking the nearest source
    frame (``"nearest"``, plain frame subsampling); ``n_out = floor((N - 1) * target / source) + 1``.
@@ -59,7 +60,6 @@ from .h36m import h36m_features
 
 __all__ = [
     "BodyModel",
-    "axis_angle_to_matrix",
     "load_joint_regressor",
     "amass_world_joints",
     "resample_indices",
@@ -74,26 +74,6 @@ _FRAMERATE_KEYS = ("mocap_framerate", "mocap_frame_rate")
 _SEQUENCE_LAYOUT = "'poses' (N, 3K), 'trans' (N, 3), 'mocap_framerate' (Hz), optionally 'betas' (B,) and 'gender'"
 _BODY_MODEL_LAYOUT = f"SMPL-H arrays {list(_BODY_MODEL_KEYS)}"
 _WORLD_UP = np.array([0.0, 0.0, 1.0])
-
-
-def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
-    """Rodrigues' formula: axis-angle vectors ``(..., 3)`` (radians) -> rotation matrices ``(..., 3, 3)``.
-
-    ``R = I + sin(t)/t K + (1 - cos(t))/t^2 K^2`` with ``K`` the cross-product matrix of the vector
-    and ``t`` its norm; the two coefficients use their Taylor series near ``t = 0``, so the result
-    is exact and smooth at the identity.
-    """
-    theta2 = (axis_angle**2).sum(dim=-1)[..., None, None]
-    theta = theta2.sqrt()
-    small = theta < 1e-4
-    safe_theta = torch.where(small, torch.ones_like(theta), theta)
-    sin_term = torch.where(small, 1 - theta2 / 6, torch.sin(safe_theta) / safe_theta)
-    cos_term = torch.where(small, 0.5 - theta2 / 24, (1 - torch.cos(safe_theta)) / safe_theta**2)
-    x, y, z = axis_angle.unbind(dim=-1)
-    zero = torch.zeros_like(x)
-    K = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(*axis_angle.shape, 3)
-    eye = torch.eye(3, dtype=axis_angle.dtype, device=axis_angle.device)
-    return eye + sin_term * K + cos_term * (K @ K)
 
 
 def _load_npz(path: Path, what: str, layout: str) -> dict[str, np.ndarray]:
@@ -115,6 +95,10 @@ def _load_npz(path: Path, what: str, layout: str) -> dict[str, np.ndarray]:
 @dataclass(frozen=True)
 class BodyModel:
     """A SMPL-family body model (SMPL-H for AMASS): template, blend shapes, skeleton, skinning weights.
+
+    The arrays are read here rather than by ``smplx.SMPLH``, which unpickles the file and also needs the MANO hand
+    PCA (``hands_components*``) and its landmark vertices (nose, ears, finger tips); AMASS's parameters are full
+    axis-angle hand poses and only the arrays below enter the forward pass, ``smplx.lbs.lbs``.
 
     Attributes:
         v_template: ``(V, 3)`` template vertices, metres.
@@ -192,13 +176,6 @@ class BodyModel:
     def num_betas(self) -> int:
         return self.shapedirs.shape[-1]
 
-    def shaped_template(self, betas: np.ndarray | None = None) -> np.ndarray:
-        """``(V, 3)`` rest vertices of the body shape ``betas`` (the first ``num_betas`` are used)."""
-        if betas is None:
-            return self.v_template.copy()
-        betas = np.asarray(betas, dtype=np.float64).reshape(-1)[: self.num_betas]
-        return self.v_template + self.shapedirs[..., : len(betas)] @ betas
-
     def vertices(
         self,
         poses: np.ndarray,
@@ -232,41 +209,40 @@ class BodyModel:
         if trans.shape != (n, 3):
             raise ValueError(f"trans must have shape ({n}, 3), got {trans.shape}")
         ids = np.arange(self.num_vertices) if vertex_ids is None else np.asarray(vertex_ids, dtype=np.int64)
-
-        v_shaped = self.shaped_template(betas)
-        rest_joints = torch.as_tensor(self.J_regressor @ v_shaped, dtype=dtype)
-        v_shaped_sub = torch.as_tensor(v_shaped[ids], dtype=dtype)
-        posedirs = torch.as_tensor(self.posedirs[ids].reshape(len(ids) * 3, -1), dtype=dtype)
-        weights = torch.as_tensor(self.weights[ids], dtype=dtype)
-        eye = torch.eye(3, dtype=dtype)
+        betas = np.zeros(0) if betas is None else np.asarray(betas, dtype=np.float64).reshape(-1)[: self.num_betas]
+        lbs = _smplx_lbs()
+        # smplx regresses the rest joints from the vertices it is given: skin those the joint regressor reads too
+        skinned = np.union1d(ids, np.nonzero(np.abs(self.J_regressor).sum(axis=0) > 0)[0])
+        wanted = torch.as_tensor(np.searchsorted(skinned, ids))
+        model = {
+            "v_template": self.v_template[skinned],
+            "shapedirs": self.shapedirs[skinned][..., : len(betas)],
+            "posedirs": self.posedirs[skinned].reshape(len(skinned) * 3, -1).T,
+            "J_regressor": self.J_regressor[:, skinned],
+            "lbs_weights": self.weights[skinned],
+        }
+        model = {name: torch.as_tensor(array, dtype=dtype) for name, array in model.items()}
+        parents = torch.as_tensor(self.parents)
+        shape = torch.as_tensor(betas, dtype=dtype)[None]
 
         out = np.empty((n, len(ids), 3))
         for start in range(0, n, chunk_size):
             pose = torch.as_tensor(poses[start : start + chunk_size], dtype=dtype)
-            rotations = axis_angle_to_matrix(pose.reshape(len(pose), K, 3))
-            pose_feature = (rotations[:, 1:] - eye).reshape(len(pose), -1)
-            v_posed = v_shaped_sub + (pose_feature @ posedirs.T).reshape(len(pose), len(ids), 3)
-            transforms = self._skinning_transforms(rotations, rest_joints)
-            per_vertex = torch.einsum("vk,nkij->nvij", weights, transforms)
-            posed = (per_vertex[..., :3] @ v_posed[..., None])[..., 0] + per_vertex[..., 3]
-            out[start : start + len(pose)] = posed.double().numpy()
+            posed, _ = lbs(shape.expand(len(pose), -1), pose, parents=parents, **model)
+            out[start : start + len(pose)] = posed[:, wanted].double().numpy()
         return out + trans[:, None]
 
-    def _skinning_transforms(self, rotations: torch.Tensor, rest_joints: torch.Tensor) -> torch.Tensor:
-        """``(N, K, 3, 4)`` transforms taking rest-pose points to posed points, for each joint."""
-        n, K = rotations.shape[:2]
-        global_rot = torch.empty_like(rotations)
-        global_pos = torch.empty((n, K, 3), dtype=rotations.dtype)
-        global_rot[:, 0] = rotations[:, 0]
-        global_pos[:, 0] = rest_joints[0]
-        for k in range(1, K):
-            p = int(self.parents[k])
-            global_rot[:, k] = global_rot[:, p] @ rotations[:, k]
-            offset = rest_joints[k] - rest_joints[p]
-            global_pos[:, k] = global_pos[:, p] + global_rot[:, p] @ offset
-        # Remove the rest position: a point at joint k's rest location must land on its posed location.
-        translation = global_pos - torch.einsum("nkij,kj->nki", global_rot, rest_joints)
-        return torch.cat([global_rot, translation[..., None]], dim=-1)
+
+def _smplx_lbs():
+    """``smplx.lbs.lbs``, the SMPL family's forward pass; an ``ImportError`` says how to install it."""
+    try:
+        from smplx.lbs import lbs
+    except ImportError as error:
+        raise ImportError(
+            "AMASS body-model parameters need the smplx package: pip install 'mpm-hf[amass]' (or load "
+            "pre-extracted joints with joints=)"
+        ) from error
+    return lbs
 
 
 def load_joint_regressor(

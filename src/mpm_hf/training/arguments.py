@@ -1,4 +1,8 @@
-"""Command-line arguments shared by ``examples/``: every paper hyper-parameter is a flag defaulting to the paper.
+"""Command-line arguments of the training scripts in ``examples/``: dataclasses parsed by ``HfArgumentParser``.
+
+``ModelArguments``, ``DataArguments`` and ``TrainingArguments`` (``training_arguments(learning_rate, epochs)`` gives
+a stage's paper schedule as defaults) are shared by the training scripts, which add a dataclass of their own. Every
+paper hyper-parameter is a flag defaulting to the paper; each field's ``help`` is its ``--help`` text.
 
 ``--config FILE.{yaml,json}`` sets defaults from a file; flags given on the command line still win. Every numeric
 flag is range-checked when the arguments are parsed (``validate_arguments``), as are ``--init-from`` (a local folder
@@ -9,123 +13,220 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
+
+from transformers import HfArgumentParser
 
 from ..configuration_mpm import INPUT_NORMALIZATIONS, MASK_STRATEGIES, MPMConfig
+from ..data.corpora import CORPUS_DOWNSAMPLE
 from .loop import OPTIMIZERS, TRAINING_RANGES, Interval, TrainingConfig, latest_checkpoint
 from .tasks import DetectorNoise, VirtualCameras
 
 
-def _csv(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
+class CommaSeparated(tuple):
+    """Names given as one comma-separated flag value (``--keypoints gt,sh_pt_mpii``) or as a list (a config file);
+    blanks around the names and empty names are dropped."""
+
+    def __new__(cls, value: str | Iterable[str] = ()) -> CommaSeparated:
+        items = value.split(",") if isinstance(value, str) else value
+        return super().__new__(cls, (name for name in (str(item).strip() for item in items) if name))
+
+    def __str__(self) -> str:
+        return ",".join(self)
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The script's docstring as written, and each flag's default after its help where the help does not say it
+    (``None`` defaults mean "the config's" or "off", which the help explains; ``--no-*`` switches have none)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, argparse.SUPPRESS) or action.nargs == 0 or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+@dataclass
+class ModelArguments:
+    """The architecture (used when not starting from a checkpoint) and the training objective (masking, loss
+    weights, dropout: ``None`` keeps the config's value, ``MPMConfig``'s default or the ``--init-from``
+    checkpoint's; a value given overrides a checkpoint's too)."""
+
+    _argument_group_name = (
         "model (architecture flags are used when not starting from a checkpoint; the objective and dropout flags "
         "also override a checkpoint's values)"
     )
-    group.add_argument("--num-frames", type=int, default=243, help="window length T (paper: 243; also 27, 81)")
-    group.add_argument("--hidden-size", type=int, default=256, help="channel C of the temporal transformer")
-    group.add_argument("--intermediate-size", type=int, default=512, help="FFN width d_hid")
-    group.add_argument("--num-layers", type=int, default=4, help="shared temporal transformer layers")
-    group.add_argument("--num-heads", type=int, default=8)
-    group.add_argument("--num-joints", type=int, default=17)
-    group.add_argument("--input-normalization", choices=INPUT_NORMALIZATIONS, default="window",
-                       help="window: person-centred, scale-normalised 2D per window (independent of the image size "
-                            "and the person's scale / position); screen: the release's (converted checkpoints)")
-    # Training-objective flags: None keeps the config's value (MPMConfig's default, or the --init-from checkpoint's)
-    group.add_argument("--mask-strategy", choices=MASK_STRATEGIES, default=None, help="default spatio_temporal")
-    group.add_argument("--spatial-mask-joints", type=int, default=None, help="r_s: joints masked per frame (5)")
-    group.add_argument("--temporal-mask-ratio", type=float, default=None, help="r_t: fraction of frames masked (0.6)")
-    group.add_argument("--loss-weight-2d", type=float, default=None, help="lambda_m2m (paper 2.0; release 5.0)")
-    group.add_argument("--loss-weight-3d", type=float, default=None, help="lambda_m3m (paper 3.0; release 2.0)")
-    group.add_argument("--loss-weight-lift", type=float, default=None, help="masked 2D->3D lifting (8.0)")
-    group.add_argument("--loss-weight-centre", type=float, default=None, help="lambda_ft (1.0)")
-    group.add_argument("--loss-weight-sequence", type=float, default=None, help="lambda_ft-seq (1.0)")
-    group.add_argument("--dropout", type=float, default=None,
-                       help="every dropout rate (default: the release's, 0.1 in the transformers and 0.2 in the pose "
-                            "encoders and spatial MLP); with --init-from it overrides the checkpoint's rates")
-    group.add_argument("--spatial-dropout", type=float, default=None,
-                       help="the pose encoders' and spatial MLP's rate alone (after --dropout; release: 0.2)")
+
+    num_frames: int = field(default=243, metadata={"help": "window length T (paper: 243; also 27, 81)"})
+    hidden_size: int = field(default=256, metadata={"help": "channel C of the temporal transformer"})
+    intermediate_size: int = field(default=512, metadata={"help": "FFN width d_hid"})
+    num_layers: int = field(default=4, metadata={"help": "shared temporal transformer layers"})
+    num_heads: int = field(default=8, metadata={"help": "attention heads of every transformer layer"})
+    num_joints: int = field(default=17, metadata={"help": "joints per pose: 17 (Human3.6M) or 16 (MPI-INF-3DHP)"})
+    input_normalization: str = field(default="window", metadata={"help":
+        "window: person-centred, scale-normalised 2D per window (independent of the image size and the person's "
+        "scale / position); screen: the release's (converted checkpoints)", "choices": INPUT_NORMALIZATIONS})
+    mask_strategy: str | None = field(default=None, metadata={"help":
+        "default spatio_temporal", "choices": MASK_STRATEGIES})
+    spatial_mask_joints: int | None = field(default=None, metadata={"help": "r_s: joints masked per frame (5)"})
+    temporal_mask_ratio: float | None = field(default=None, metadata={"help":
+        "r_t: fraction of frames masked (0.6)"})
+    loss_weight_2d: float | None = field(default=None, metadata={"help": "lambda_m2m (paper 2.0; release 5.0)"})
+    loss_weight_3d: float | None = field(default=None, metadata={"help": "lambda_m3m (paper 3.0; release 2.0)"})
+    loss_weight_lift: float | None = field(default=None, metadata={"help": "masked 2D->3D lifting (8.0)"})
+    loss_weight_centre: float | None = field(default=None, metadata={"help": "lambda_ft (1.0)"})
+    loss_weight_sequence: float | None = field(default=None, metadata={"help": "lambda_ft-seq (1.0)"})
+    dropout: float | None = field(default=None, metadata={"help":
+        "every dropout rate (default: the release's, 0.1 in the transformers and 0.2 in the pose encoders and "
+        "spatial MLP); with --init-from it overrides the checkpoint's rates"})
+    spatial_dropout: float | None = field(default=None, metadata={"help":
+        "the pose encoders' and spatial MLP's rate alone (after --dropout; release: 0.2)"})
+
+    def to_config(self) -> MPMConfig:
+        """The config of a model trained from scratch."""
+        return MPMConfig(
+            num_joints=self.num_joints,
+            num_frames=self.num_frames,
+            hidden_size=self.hidden_size,
+            intermediate_size=self.intermediate_size,
+            num_hidden_layers=self.num_layers,
+            num_attention_heads=self.num_heads,
+            input_normalization=self.input_normalization,
+            **self.config_overrides(),
+        )
+
+    def config_overrides(self) -> dict[str, Any]:
+        """The config fields given on the command line: masking, loss weights and dropout rates (they apply to
+        fresh and loaded models alike)."""
+        given = {name: getattr(self, flag) for flag, name in _OBJECTIVE_FLAGS.items()
+                 if getattr(self, flag) is not None}
+        if self.dropout is not None:
+            given.update(hidden_dropout=self.dropout, attention_dropout=self.dropout, spatial_dropout=self.dropout)
+        if self.spatial_dropout is not None:
+            given["spatial_dropout"] = self.spatial_dropout
+        return given
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, default_subjects: str = "S1,S5,S6,S7,S8") -> None:
-    group = parser.add_argument_group("data")
-    group.add_argument("--dataset", type=_csv, default=["h36m"], help="corpora, comma separated: h36m,3dhp,amass")
-    group.add_argument("--data-dir", default="../shared/data/h36m", help="folder of the corpus files")
-    group.add_argument("--subjects", type=_csv, default=_csv(default_subjects), help="Human3.6M subjects")
-    group.add_argument("--keypoints", type=_csv, default=["gt"],
-                       help="2D sources, comma separated: gt, sh_pt_mpii, cpn_ft_h36m_dbb or a file; several give "
-                            "one window set each, mixed per window (e.g. gt,sh_pt_mpii: half the windows detected)")
-    group.add_argument("--downsample", type=int, default=None,
-                       help="tds: frame step inside a window (default: the paper's for the corpora: 2 for Human3.6M, "
-                            "AMASS and synthetic, 1 for MPI-INF-3DHP)")
-    group.add_argument("--window-stride", type=int, default=1, help="step between training window centres")
-    group.add_argument("--no-flip-augment", dest="flip_augment", action="store_false",
-                       help="disable horizontal-flip augmentation")
-    group.add_argument("--noise-std", type=float, default=0.0, help="2D jitter, normalised screen units")
-    group.add_argument("--noise-outlier-prob", type=float, default=0.0)
-    group.add_argument("--noise-outlier-std", type=float, default=0.05)
-    group.add_argument("--noise-drop-prob", type=float, default=0.0, help="probability a 2D joint goes missing")
-    group.add_argument("--noise-tube-drop-prob", type=float, default=0.0,
-                       help="probability a window misses 1..--noise-tube-drop-joints joints in every frame")
-    group.add_argument("--noise-tube-drop-joints", type=int, default=2)
-    group.add_argument("--virtual-camera-prob", type=float, default=0.0,
-                       help="fraction of ground-truth-2D windows re-projected through a random virtual camera "
-                            "(rotated about the pelvis, random distance, offset and focal length; 3D labels turned "
-                            "with it)")
+# flag -> config field of the training-objective flags
+_OBJECTIVE_FLAGS = {
+    "mask_strategy": "mask_strategy",
+    "spatial_mask_joints": "spatial_mask_num_joints",
+    "temporal_mask_ratio": "temporal_mask_ratio",
+    "loss_weight_2d": "loss_weight_2d",
+    "loss_weight_3d": "loss_weight_3d",
+    "loss_weight_lift": "loss_weight_lift",
+    "loss_weight_centre": "loss_weight_centre",
+    "loss_weight_sequence": "loss_weight_sequence",
+}
 
 
-def add_training_arguments(
-    parser: argparse.ArgumentParser, learning_rate: float, epochs: int, batch_size: int = 1024
-) -> None:
-    group = parser.add_argument_group("training")
-    group.add_argument("--config", help="YAML or JSON file of defaults for any flag (flag names with _)")
-    group.add_argument("--output-dir", required=False, default="outputs/run")
-    group.add_argument("--epochs", type=int, default=epochs)
-    group.add_argument("--max-steps", type=int, default=None, help="optimizer steps; overrides --epochs")
-    group.add_argument("--batch-size", type=int, default=batch_size, help="per process")
-    group.add_argument("--lr", type=float, default=learning_rate)
-    group.add_argument("--weight-decay", type=float, default=None,
-                       help="default: 0.01 with adamw, 0 with adam_amsgrad (the release's Adam has none)")
-    group.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="adamw (paper) / adam_amsgrad")
-    group.add_argument("--lr-decay", type=float, default=0.97, help="multiplied into the lr every epoch")
-    group.add_argument("--lr-decay-steps", type=int, default=None, help="decay period in steps (default: epoch)")
-    group.add_argument("--max-grad-norm", type=float, default=1.0)
-    group.add_argument("--gradient-accumulation-steps", type=int, default=1)
-    group.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default=None,
-                       help="default: Accelerate's setting (accelerate launch --mixed_precision / accelerate config)")
-    group.add_argument("--seed", type=int, default=0)
-    group.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (0: at the end)")
-    group.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
-    group.add_argument("--log-every", type=int, default=10)
-    group.add_argument("--num-workers", type=int, default=0)
-    group.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
-    group.add_argument("--trackers", type=_csv, default=["jsonl", "tensorboard"])
-    group.add_argument("--no-progress", dest="progress", action="store_false")
-    group.add_argument("--check-replicas", action="store_true",
-                       help="log the largest weight difference between processes after every step")
+@dataclass
+class DataArguments:
+    """The corpora, the windows cut from them and the on-the-fly augmentation of their 2D."""
+
+    _argument_group_name = "data"
+
+    dataset: CommaSeparated = field(default=CommaSeparated("h36m"), metadata={"help":
+        "corpora, comma separated: h36m,3dhp,amass"})
+    data_dir: str = field(default="../shared/data/h36m", metadata={"help": "folder of the corpus files"})
+    subjects: CommaSeparated = field(default=CommaSeparated("S1,S5,S6,S7,S8"), metadata={"help":
+        "Human3.6M subjects"})
+    keypoints: CommaSeparated = field(default=CommaSeparated("gt"), metadata={"help":
+        "2D sources, comma separated: gt, sh_pt_mpii, cpn_ft_h36m_dbb or a file; several give one window set each, "
+        "mixed per window (e.g. gt,sh_pt_mpii: half the windows detected)"})
+    downsample: int | None = field(default=None, metadata={"help":
+        "tds: frame step inside a window (default: the paper's for the corpora: 2 for Human3.6M, AMASS and "
+        "synthetic, 1 for MPI-INF-3DHP)"})
+    window_stride: int = field(default=1, metadata={"help": "step between training window centres"})
+    flip_augment: bool = field(default=True, metadata={"help":
+        "horizontal-flip augmentation (--no-flip-augment disables it)"})
+    noise_std: float = field(default=0.0, metadata={"help": "2D jitter, normalised screen units"})
+    noise_outlier_prob: float = field(default=0.0, metadata={"help":
+        "probability a 2D joint gets a large error (--noise-outlier-std) instead of the jitter"})
+    noise_outlier_std: float = field(default=0.05, metadata={"help":
+        "standard deviation of those large errors, normalised screen units"})
+    noise_drop_prob: float = field(default=0.0, metadata={"help": "probability a 2D joint goes missing"})
+    noise_tube_drop_prob: float = field(default=0.0, metadata={"help":
+        "probability a window misses 1..--noise-tube-drop-joints joints in every frame"})
+    noise_tube_drop_joints: int = field(default=2, metadata={"help": "the most joints a tube drop hides"})
+    virtual_camera_prob: float = field(default=0.0, metadata={"help":
+        "fraction of ground-truth-2D windows re-projected through a random virtual camera (rotated about the "
+        "pelvis, random distance, offset and focal length; 3D labels turned with it)"})
+
+    def __post_init__(self) -> None:
+        # a config file may give these as lists
+        for name in ("dataset", "subjects", "keypoints"):
+            setattr(self, name, CommaSeparated(getattr(self, name)))
+
+    def detector_noise(self) -> DetectorNoise:
+        """The ``--noise-*`` flags (range-checked by ``validate_arguments``) as a ``DetectorNoise``."""
+        return DetectorNoise(
+            std=self.noise_std,
+            outlier_prob=self.noise_outlier_prob,
+            outlier_std=self.noise_outlier_std,
+            drop_prob=self.noise_drop_prob,
+            tube_drop_prob=self.noise_tube_drop_prob,
+            tube_drop_max_joints=self.noise_tube_drop_joints,
+        )
+
+    def virtual_cameras(self) -> VirtualCameras:
+        """``--virtual-camera-prob`` as a ``VirtualCameras``."""
+        return VirtualCameras(prob=self.virtual_camera_prob)
 
 
-def parse_with_config(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse ``argv``; values from ``--config`` become defaults, explicit flags override them. Out-of-range values,
-    a missing ``--init-from`` folder and ``--resume`` without a checkpoint are usage errors (``parser.error``: exit
-    status 2 and the message of ``validate_arguments``)."""
-    preliminary, _ = parser.parse_known_args(argv)
-    config_path = getattr(preliminary, "config", None)
-    if config_path:
-        parser.set_defaults(**load_config_file(config_path, parser))
-    args = parser.parse_args(argv)
-    try:
-        validate_arguments(args)
-    except (ValueError, FileNotFoundError) as error:
-        parser.error(str(error))
-    return args
+@dataclass
+class TrainingArguments:
+    """The training loop's settings (``TrainingConfig``, run by Accelerate; not ``transformers.TrainingArguments``)
+    and ``--config``."""
+
+    _argument_group_name = "training"
+
+    config: str | None = field(default=None, metadata={"help":
+        "YAML or JSON file of defaults for any flag (flag names with _)"})
+    output_dir: str = field(default="outputs/run", metadata={"help":
+        "run folder: checkpoints/, logs/, the final model and loss_curves.png"})
+    epochs: int = field(default=1, metadata={"help": "passes over the data"})
+    max_steps: int | None = field(default=None, metadata={"help": "optimizer steps; overrides --epochs"})
+    batch_size: int = field(default=1024, metadata={"help": "windows per process per forward pass"})
+    lr: float = field(default=1e-4, metadata={"help": "peak learning rate"})
+    weight_decay: float | None = field(default=None, metadata={"help":
+        "default: 0.01 with adamw, 0 with adam_amsgrad (the release's Adam has none)"})
+    optimizer: str = field(default="adamw", metadata={"help":
+        "adamw (paper) / adam_amsgrad (release)", "choices": OPTIMIZERS})
+    lr_decay: float = field(default=0.97, metadata={"help": "multiplied into the lr every epoch"})
+    lr_decay_steps: int | None = field(default=None, metadata={"help": "decay period in steps (default: epoch)"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm (0: no clipping)"})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help":
+        "forward/backward passes per optimizer step"})
+    mixed_precision: str | None = field(default=None, metadata={"help":
+        "default: Accelerate's setting (accelerate launch --mixed_precision / accelerate config)",
+        "choices": ("no", "bf16", "fp16")})
+    seed: int = field(default=0, metadata={"help": "seeds the initial weights, the data order, dropout and masks"})
+    save_every: int = field(default=0, metadata={"help": "checkpoint every N steps (0: at the end)"})
+    resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint"})
+    log_every: int = field(default=10, metadata={"help": "steps between tracker logs"})
+    num_workers: int = field(default=0, metadata={"help": "DataLoader workers"})
+    sync_bn: bool = field(default=False, metadata={"help": "SyncBatchNorm across processes"})
+    trackers: CommaSeparated = field(default=CommaSeparated("jsonl,tensorboard"), metadata={"help":
+        "comma separated: jsonl, tensorboard, wandb"})
+    progress: bool = field(default=True, metadata={"help": "progress bar (--no-progress hides it)"})
+    check_replicas: bool = field(default=False, metadata={"help":
+        "log the largest weight difference between processes after every step"})
+
+    def __post_init__(self) -> None:
+        self.trackers = CommaSeparated(self.trackers)  # a config file may give a list
+
+    def to_training_config(self) -> TrainingConfig:
+        """The loop's ``TrainingConfig`` (which checks the values again)."""
+        return TrainingConfig(
+            **{name: getattr(self, flag) for flag, name in _TRAINING_FLAGS.items()}, trackers=tuple(self.trackers)
+        )
 
 
-# flag (argparse dest) -> TrainingConfig field, for the numeric training flags and the rest
+# flag -> TrainingConfig field
 _TRAINING_FLAGS = {
     "output_dir": "output_dir",
     "epochs": "epochs",
@@ -149,6 +250,39 @@ _TRAINING_FLAGS = {
     "check_replicas": "check_replicas",
 }
 
+
+def training_arguments(learning_rate: float, epochs: int) -> type[TrainingArguments]:
+    """``TrainingArguments`` whose ``--lr`` and ``--epochs`` default to a stage's paper schedule."""
+    schedule = {"lr": learning_rate, "epochs": epochs}
+    hints = get_type_hints(TrainingArguments)
+    redefined = [(item.name, hints[item.name], field(default=schedule[item.name], metadata=item.metadata))
+                 for item in fields(TrainingArguments) if item.name in schedule]
+    return make_dataclass(TrainingArguments.__name__, redefined, bases=(TrainingArguments,))
+
+
+def parse_arguments(parser: HfArgumentParser, argv: list[str] | None = None) -> tuple[Any, ...]:
+    """Parse ``argv`` (default ``sys.argv``) into one instance of each of the parser's dataclasses.
+
+    Values from ``--config`` become defaults and explicit flags override them. Unknown flags, out-of-range values, a
+    missing ``--init-from`` folder and ``--resume`` without a checkpoint are usage errors (``parser.error``: exit
+    status 2 and the message of ``validate_arguments``).
+    """
+    preliminary, _ = parser.parse_known_args(argv)
+    config_path = getattr(preliminary, "config", None)
+    if config_path:
+        parser.set_defaults(**load_config_file(config_path, parser))
+    # look_for_args_file=False: no hidden <script>.args file adds flags
+    *arguments, unknown = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True,
+                                                             look_for_args_file=False)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        validate_arguments(*arguments)
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
+    return tuple(arguments)
+
+
 _PROBABILITY = Interval(low=0, high=1)
 # a dropout rate or mask ratio (1 would leave nothing); None keeps the config's value
 _RATE = Interval(low=0, high=1, high_open=True, optional=True)
@@ -156,7 +290,7 @@ _POSITIVE = Interval(low=1, integer=True)
 
 
 def argument_ranges(num_joints: int = 17) -> dict[str, Interval]:
-    """The range of every numeric flag of ``examples/``, by argparse dest; joint counts are checked against
+    """The range of every numeric flag of ``examples/``, by field name; joint counts are checked against
     ``num_joints`` (``--num-joints``; a model loaded with ``--init-from`` checks its own count again)."""
     joints = f"--num-joints {num_joints}"
     return {
@@ -182,30 +316,32 @@ def argument_ranges(num_joints: int = 17) -> dict[str, Interval]:
         "noise_tube_drop_joints": Interval(low=1, high=num_joints, high_open=True, integer=True, note=joints),
         "virtual_camera_prob": _PROBABILITY,
         "part_prob": _PROBABILITY,
-        **{flag: TRAINING_RANGES[field] for flag, field in _TRAINING_FLAGS.items() if field in TRAINING_RANGES},
+        **{flag: TRAINING_RANGES[name] for flag, name in _TRAINING_FLAGS.items() if name in TRAINING_RANGES},
     }
 
 
 def flag_name(dest: str) -> str:
-    """The command-line spelling of an argparse dest: ``noise_drop_prob`` -> ``--noise-drop-prob``."""
+    """The command-line spelling of a field: ``noise_drop_prob`` -> ``--noise-drop-prob``."""
     return "--" + dest.replace("_", "-")
 
 
-def validate_arguments(args: argparse.Namespace) -> None:
-    """Check the parsed flags of ``args`` that it has: every numeric one against ``argument_ranges``
-    (``ValueError`` naming the flag, the range and the value), ``--init-from`` (``init_from_source``) and
-    ``--resume`` (``FileNotFoundError`` when ``--output-dir`` holds no complete checkpoint)."""
-    num_joints = getattr(args, "num_joints", 17)
+def validate_arguments(*arguments: Any) -> None:
+    """Check the fields of ``arguments`` (parsed dataclasses, or namespaces) that they have: every numeric one
+    against ``argument_ranges`` (``ValueError`` naming the flag, the range and the value), ``--init-from``
+    (``init_from_source``) and ``--resume`` (``FileNotFoundError`` when ``--output-dir`` holds no complete
+    checkpoint)."""
+    values = {name: value for group in arguments for name, value in vars(group).items()}
+    num_joints = values.get("num_joints", 17)
     if num_joints not in (16, 17):
         raise ValueError(f"--num-joints: expected 16 or 17, got {num_joints!r}")
-    for dest, interval in argument_ranges(num_joints).items():
-        if hasattr(args, dest):
-            interval.check(flag_name(dest), getattr(args, dest))
-    if getattr(args, "init_from", None):
-        init_from_source(args.init_from)
-    if getattr(args, "resume", False) and latest_checkpoint(args.output_dir) is None:
+    for name, interval in argument_ranges(num_joints).items():
+        if name in values:
+            interval.check(flag_name(name), values[name])
+    if values.get("init_from"):
+        init_from_source(values["init_from"])
+    if values.get("resume") and latest_checkpoint(values["output_dir"]) is None:
         raise FileNotFoundError(
-            f"--resume: no checkpoint found in {Path(args.output_dir) / 'checkpoints'} (expected a complete "
+            f"--resume: no checkpoint found in {Path(values['output_dir']) / 'checkpoints'} (expected a complete "
             "checkpoint-<step> folder; leave out --resume for a fresh run)"
         )
 
@@ -231,6 +367,8 @@ def init_from_source(value: str) -> str:
 
 
 def load_config_file(path: str | Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """The values of a ``--config`` file, by field name (``-`` in a key read as ``_``); a key the parser has no flag
+    for is a ``ValueError``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--config: file not found: {path}")
@@ -251,62 +389,14 @@ def load_config_file(path: str | Path, parser: argparse.ArgumentParser) -> dict[
     return values
 
 
-def model_config_from_args(args: argparse.Namespace) -> MPMConfig:
-    return MPMConfig(
-        num_joints=args.num_joints,
-        num_frames=args.num_frames,
-        hidden_size=args.hidden_size,
-        intermediate_size=args.intermediate_size,
-        num_hidden_layers=args.num_layers,
-        num_attention_heads=args.num_heads,
-        input_normalization=getattr(args, "input_normalization", "screen"),
-        **_objective_overrides(args),
-    )
-
-
-# flag -> config field of the training-objective flags (they apply to fresh and loaded models alike)
-_OBJECTIVE_FLAGS = {
-    "mask_strategy": "mask_strategy",
-    "spatial_mask_joints": "spatial_mask_num_joints",
-    "temporal_mask_ratio": "temporal_mask_ratio",
-    "loss_weight_2d": "loss_weight_2d",
-    "loss_weight_3d": "loss_weight_3d",
-    "loss_weight_lift": "loss_weight_lift",
-    "loss_weight_centre": "loss_weight_centre",
-    "loss_weight_sequence": "loss_weight_sequence",
-}
-
-
-def _objective_overrides(args: argparse.Namespace) -> dict:
-    """Config fields given on the command line: masking, loss weights and dropout rates."""
-    given = {field: getattr(args, flag) for flag, field in _OBJECTIVE_FLAGS.items()
-             if getattr(args, flag, None) is not None}
-    return {**given, **_dropout_overrides(args)}
-
-
-def _dropout_overrides(args: argparse.Namespace) -> dict:
-    """The config's dropout rates set by ``--dropout`` (all of them) and ``--spatial-dropout``; empty when neither."""
-    rates = {}
-    if args.dropout is not None:
-        rates = {"hidden_dropout": args.dropout, "attention_dropout": args.dropout, "spatial_dropout": args.dropout}
-    if getattr(args, "spatial_dropout", None) is not None:
-        rates["spatial_dropout"] = args.spatial_dropout
-    return rates
-
-
-# The paper's temporal downsampling (tds) per corpus: Human3.6M at 50 fps takes every 2nd frame, MPI-INF-3DHP
-# every frame; AMASS is resampled to 50 fps by its loader and the synthetic corpus imitates Human3.6M.
-CORPUS_DOWNSAMPLE = {"h36m": 2, "3dhp": 1, "amass": 2, "synthetic": 2}
-
-
-def resolve_downsample(args: argparse.Namespace) -> int:
+def resolve_downsample(data_args: DataArguments) -> int:
     """The run's tds: ``--downsample``, or the paper's for the corpora in ``--dataset``. One value per run, since the
     model's config records the tds it was trained with and inference uses it."""
-    if args.downsample is not None:
-        if args.downsample < 1:
-            raise ValueError(f"--downsample: expected a positive integer, got {args.downsample}")
-        return args.downsample
-    defaults = {name: CORPUS_DOWNSAMPLE.get(name, 1) for name in args.dataset}
+    if data_args.downsample is not None:
+        if data_args.downsample < 1:
+            raise ValueError(f"--downsample: expected a positive integer, got {data_args.downsample}")
+        return data_args.downsample
+    defaults = {name: CORPUS_DOWNSAMPLE.get(name, 1) for name in data_args.dataset}
     if len(set(defaults.values())) > 1:
         raise ValueError(
             f"--downsample: the corpora of --dataset have different default tds ({defaults}); a model records one, "
@@ -315,38 +405,14 @@ def resolve_downsample(args: argparse.Namespace) -> int:
     return next(iter(defaults.values()))
 
 
-def build_model(model_class: type, args: argparse.Namespace):
-    """The model a script trains: `--init-from` loaded into `model_class` (a stage-I or stage-II folder or Hub repo)
-    or a fresh one built from the model flags. Explicit objective flags (masking, loss weights, `--dropout`,
-    `--spatial-dropout`) override the loaded checkpoint's values (e.g. `--dropout`
-    0 to keep fine-tuning a small model that underfits); the run's tds (`resolve_downsample`) is recorded in the
-    config either way."""
-    if getattr(args, "init_from", None):
-        model = model_class.from_pretrained(init_from_source(args.init_from), **_objective_overrides(args))
+def build_model(model_class: type, model_args: ModelArguments, data_args: DataArguments, init_from: str | None = None):
+    """The model a script trains: ``init_from`` loaded into ``model_class`` (a stage-I or stage-II folder or Hub repo)
+    or a fresh one built from the model flags. Explicit objective flags (masking, loss weights, ``--dropout``,
+    ``--spatial-dropout``) override the loaded checkpoint's values (e.g. ``--dropout 0`` to keep fine-tuning a small
+    model that underfits); the run's tds (``resolve_downsample``) is recorded in the config either way."""
+    if init_from:
+        model = model_class.from_pretrained(init_from_source(init_from), **model_args.config_overrides())
     else:
-        model = model_class(model_config_from_args(args))
-    model.config.downsample = resolve_downsample(args)
+        model = model_class(model_args.to_config())
+    model.config.downsample = resolve_downsample(data_args)
     return model
-
-
-def training_config_from_args(args: argparse.Namespace) -> TrainingConfig:
-    return TrainingConfig(
-        **{field: getattr(args, flag) for flag, field in _TRAINING_FLAGS.items()},
-        trackers=tuple(args.trackers),
-    )
-
-
-def cameras_from_args(args: argparse.Namespace) -> VirtualCameras:
-    """``--virtual-camera-prob`` (range-checked by ``validate_arguments``) as a ``VirtualCameras``."""
-    return VirtualCameras(prob=args.virtual_camera_prob)
-
-
-def noise_from_args(args: argparse.Namespace) -> DetectorNoise:
-    return DetectorNoise(
-        std=args.noise_std,
-        outlier_prob=args.noise_outlier_prob,
-        outlier_std=args.noise_outlier_std,
-        drop_prob=args.noise_drop_prob,
-        tube_drop_prob=args.noise_tube_drop_prob,
-        tube_drop_max_joints=args.noise_tube_drop_joints,
-    )

@@ -1,0 +1,50 @@
+"""``mpm_hf.data.corpora``: the loader and arguments each corpus name gets, for training and evaluation alike."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from mpm_hf.data import amass, h36m, mpi_inf_3dhp
+from mpm_hf.data.corpora import CORPORA, CORPUS_DOWNSAMPLE, load_corpus
+from mpm_hf.data.synthetic import synthetic_sequences
+
+
+def test_the_synthetic_corpus_has_distinct_train_and_test_sequences():
+    train, test = load_corpus("synthetic", "unused"), load_corpus("synthetic", "unused", split="test")
+    expected = synthetic_sequences(num_sequences=8, num_frames=400, seed=1)
+    assert len(train) == len(test) == 8
+    np.testing.assert_array_equal(test[0]["poses_3d"], expected[0]["poses_3d"])
+    assert not np.allclose(train[0]["poses_3d"], test[0]["poses_3d"])
+
+
+def test_each_corpus_name_reaches_its_loader_with_the_split_subjects_and_keypoints(monkeypatch):
+    calls = []
+
+    def record(name):
+        def loader(*args, **kwargs):
+            calls.append((name, args, kwargs))
+            return []
+        return loader
+
+    monkeypatch.setattr(h36m, "load_h36m_arrays", record("h36m"))
+    monkeypatch.setattr(mpi_inf_3dhp, "load_mpi_inf_3dhp_arrays", record("3dhp"))
+    monkeypatch.setattr(amass, "load_amass_arrays", record("amass"))
+    load_corpus("h36m", "data", split="test")  # the protocol's test subjects
+    load_corpus("h36m", "data", subjects=["S1"], keypoints="sh_pt_mpii")
+    load_corpus("3dhp", "data3dhp", split="test", subjects=["S1"])  # its split is its files: subjects unused
+    load_corpus("amass", "amass", body_model="smplh", joint_regressor="j.npy")
+    assert calls == [
+        ("h36m", ("data",), {"subjects": ("S9", "S11"), "keypoints": "gt"}),
+        ("h36m", ("data",), {"subjects": ("S1",), "keypoints": "sh_pt_mpii"}),
+        ("3dhp", ("data3dhp",), {"split": "test"}),
+        ("amass", ("amass",), {"body_model_path": "smplh", "joint_regressor": "j.npy"}),
+    ]
+    assert set(CORPUS_DOWNSAMPLE) == set(CORPORA)
+
+
+def test_an_unknown_corpus_name_is_an_error():
+    with pytest.raises(ValueError, match=re.escape(f"--dataset: expected names among {CORPORA}, got 'coco'")):
+        load_corpus("coco", "data")
