@@ -450,6 +450,68 @@ def render_animation(
     return path
 
 
+def render_comparison(
+    reference: np.ndarray | torch.Tensor,
+    predicted: np.ndarray | torch.Tensor,
+    output_path: str | Path,
+    hidden: np.ndarray | None = None,
+    fps: float = 25,
+    titles: tuple[str, str] = ("ground truth", "completed"),
+    skeleton: str | Skeleton = "h36m",
+    title: str | None = None,
+    max_frames: int | None = None,
+    progress: bool = True,
+    *,
+    coordinates: Coordinates = "camera",
+    dpi: int = 80,
+) -> Path:
+    """Render two 3D sequences side by side (e.g. the ground truth and a completion), in the same box per frame.
+
+    Args:
+        reference, predicted: ``(T, J, 3)`` poses, the same unit (metres), root-relative or not.
+        output_path: ``.gif`` or ``.mp4`` (needs ffmpeg).
+        hidden: ``(T, J)`` or ``(J,)`` bool, the joints the model did not see: hollow orange rings and dashed bones
+            in both panels.
+        titles: the two panels' titles.
+        Other arguments as :func:`render_animation`.
+    """
+    first, second = _numpy(reference), _numpy(predicted)
+    if first.ndim != 3 or first.shape[-1] != 3 or first.shape != second.shape:
+        raise ValueError(f"expected reference and predicted of the same shape (T, J, 3), got {first.shape} and "
+                         f"{second.shape}")
+    if hidden is not None:
+        hidden = np.broadcast_to(_numpy(hidden).astype(bool), first.shape[:2])
+    skeleton = _resolve_skeleton(skeleton, first.shape[1])
+    num_frames = len(first) if max_frames is None else min(len(first), max_frames)
+    if num_frames < 1:
+        raise ValueError("nothing to render: the sequence has no frames")
+    writer = _movie_writer(Path(output_path), fps)
+    path = _output_path(output_path)
+    points = [_plot_axes(poses[:num_frames], coordinates) for poses in (first, second)]
+    root = _root_index(skeleton)
+    centers = [_center_and_radius(frame, root)[0] for frame in points[0]]
+    offsets = np.concatenate([np.abs(p - np.asarray(centers)[:, None, :])[np.isfinite(p).all(-1)] for p in points])
+    radius = 1.1 * float(offsets.max()) if offsets.size and offsets.max() > 0 else 1.0
+
+    figure = _new_figure((10.0, 5.0))
+    if title:
+        figure.suptitle(title)
+    axes, artists = [], []
+    for index, panel_title in enumerate(titles):
+        ax = figure.add_subplot(1, 2, index + 1, projection="3d")
+        ax.set_title(panel_title)
+        _style_3d(ax, coordinates)
+        axes.append(ax)
+        artists.append(_PoseArtists(ax, skeleton))
+    with writer.saving(figure, str(path), dpi):
+        for frame in tqdm(range(num_frames), desc=f"rendering {path.name}", unit="frame", disable=not progress):
+            for ax, artist, panel in zip(axes, artists, points, strict=True):
+                artist.update(panel[frame], None if hidden is None else hidden[frame])
+                _set_box(ax, centers[frame], radius)
+            writer.grab_frame()
+    return path
+
+
 def plot_loss_curves(
     history: Mapping[str, Sequence[tuple[float, float]]],
     output_path: str | Path,
