@@ -193,7 +193,7 @@ def test_trust_remote_code_from_the_hub_without_the_package(hub_env, tmp_path):
     model = lifting_model()
     push_model_to_hub(model, repo_id)
     files = set(HfApi().list_repo_files(repo_id))
-    assert {"configuration_mpm.py", "modeling_mpm.py", "masking.py", "config.json", "README.md"} <= files
+    assert {"configuration_mpm.py", "modeling_mpm.py", "pipeline_mpm.py", "config.json", "README.md"} <= files
     expected = save_expectation(model, tmp_path / "expected.pt")
 
     out = run_python(_REMOTE_CODE_SCRIPT, hub_env.subprocess_env(), tmp_path, repo_id, str(expected),

@@ -196,7 +196,7 @@ def test_library_classes_verify_and_the_shipped_modeling_file_imports_only_its_s
     assert MPMPreTrainedModel._checkpoint_integrity is checksums
     model, folder = saved
     # transformers copies a remote-code module with its relative imports only: mpm_hf.checksums is not among them
-    assert sorted(get_relative_imports(folder / "modeling_mpm.py")) == ["configuration_mpm", "masking"]
+    assert sorted(get_relative_imports(folder / "modeling_mpm.py")) == ["configuration_mpm"]
     # what AutoModel.from_pretrained(folder, trust_remote_code=True) runs when mpm_hf is not installed
     remote_class = get_class_from_dynamic_module("modeling_mpm.MPMForPoseLifting", folder)
     assert remote_class.__module__.startswith("transformers_modules.") and remote_class is not MPMForPoseLifting

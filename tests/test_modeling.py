@@ -218,19 +218,21 @@ def test_lifting_refine_uses_camera_inputs():
 def test_completion_named_parts_and_loss():
     model = MPMForPoseCompletion(tiny_config())
     x3 = poses(coords=3)
-    output = model(poses=x3, occluded_joints=["left_arm", 0], labels=x3)
+    hidden = body_part_mask(["left_arm", 0], batch_size=2, num_frames=27)
+    output = model(poses=x3, spatial_mask=hidden, labels=x3)
     assert output.poses_3d.shape == (2, 27, 17, 3)
     assert output.spatial_mask[..., [0, 11, 12, 13]].all() and output.spatial_mask.sum() == 2 * 27 * 4
     assert output.loss.ndim == 0
     torch.testing.assert_close(output.loss, torch.linalg.vector_norm(output.poses_3d - x3, dim=-1).mean())
-    assert model(poses=poses(coords=2), occluded_joints="right_leg").poses_3d.shape == (2, 27, 17, 3)
+    right_leg = body_part_mask("right_leg", batch_size=2, num_frames=27)
+    assert model(poses=poses(coords=2), spatial_mask=right_leg).poses_3d.shape == (2, 27, 17, 3)
     # partial 2D->3D is trained on the centre frame (the paper), partial 3D->3D on every frame
     model.eval()
-    from_2d = model(poses=poses(coords=2), occluded_joints="right_leg", labels=x3)
+    from_2d = model(poses=poses(coords=2), spatial_mask=right_leg, labels=x3)
     centre = torch.linalg.vector_norm(from_2d.poses_3d[:, 13] - x3[:, 13], dim=-1).mean()
     torch.testing.assert_close(from_2d.loss, centre)
-    with pytest.raises(ValueError, match="body part"):
-        model(poses=x3, occluded_joints="tail")
+    with pytest.raises(ValueError, match="spatial_mask: expected shape"):
+        model(poses=x3, spatial_mask=right_leg[:, :, :16])
 
 
 def test_gradient_checkpointing_gives_same_gradients():

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
 
 from mpm_hf import MPMForPoseLifting
+from mpm_hf.auto import HUB_PIPELINE_FILE, HUB_PIPELINE_SOURCE
 
 from .conftest import REPO_ROOT
+from .test_modeling_idioms import _needed_python_files
 
 SHIPPED = REPO_ROOT / "pretrained" / "mpm-h36m-27f"
 
@@ -83,10 +86,28 @@ def test_ship_model_script_writes_weights_card_and_results(tmp_path):
 
 
 def test_shipped_remote_code_is_the_library_code():
-    # `trust_remote_code=True` users run these copies: they must be the library as it is. To refresh them:
-    # MPMForPoseLifting.from_pretrained(SHIPPED).save_pretrained(tmp) and copy tmp/*.py into SHIPPED
+    # `trust_remote_code=True` users run the .py files the config names (auto_map, custom_pipelines) and what they
+    # import: they must be the library as it is, and the folder holds no others. To refresh them:
+    # MPMForPoseLifting.from_pretrained(SHIPPED).save_pretrained(SHIPPED) (the weights file stays byte for byte)
+    needed = _needed_python_files(SHIPPED)
+    assert {"configuration_mpm.py", "modeling_mpm.py"} <= needed
+    assert {path.name for path in SHIPPED.glob("*.py")} == needed
     library = REPO_ROOT / "src" / "mpm_hf"
-    shipped = sorted(path.name for path in SHIPPED.glob("*.py"))
-    assert {"configuration_mpm.py", "modeling_mpm.py"} <= set(shipped)
-    stale = [name for name in shipped if (SHIPPED / name).read_text() != (library / name).read_text()]
+    source = {name: library / name for name in needed} | {HUB_PIPELINE_FILE: HUB_PIPELINE_SOURCE}
+    stale = [name for name in sorted(needed) if (SHIPPED / name).read_text() != source[name].read_text()]
     assert not stale, f"pretrained/mpm-h36m-27f has stale copies of {stale}"
+
+
+def test_shipped_config_declares_what_its_head_saves_today(tmp_path):
+    # no stale auto_map entry (another head, a class the folder's code does not define) and the head's pipeline
+    import mpm_hf
+
+    shipped = json.loads((SHIPPED / "config.json").read_text())
+    (architecture,) = shipped["architectures"]
+    getattr(mpm_hf, architecture)(mpm_hf.MPMConfig.from_pretrained(SHIPPED)).save_pretrained(tmp_path)
+    fresh = json.loads((tmp_path / "config.json").read_text())
+    assert shipped["auto_map"] == fresh["auto_map"]
+    assert shipped.get("custom_pipelines") == fresh.get("custom_pipelines")
+    defined = set(re.findall(r"^class (\w+)\(", (SHIPPED / "modeling_mpm.py").read_text(), flags=re.MULTILINE))
+    defined |= set(re.findall(r"^class (\w+)\(", (SHIPPED / "configuration_mpm.py").read_text(), flags=re.MULTILINE))
+    assert {reference.split(".")[1] for reference in shipped["auto_map"].values()} <= defined

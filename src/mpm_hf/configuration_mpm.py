@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from typing import Any
 
 from transformers import PretrainedConfig
 
@@ -16,8 +18,8 @@ def default_strides(num_frames: int) -> list[int]:
     The released models use stride 3 at every layer (27 -> [3, 3, 3], 81 -> [3, 3, 3, 3], 243 -> [3] * 5).
     Any other length is factorised into primes, smallest first (45 -> [3, 3, 5]).
     """
-    if num_frames < 1:
-        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
+        raise ValueError(f"num_frames must be a positive integer, got {num_frames!r}")
     strides, remaining = [], num_frames
     for factor in (2, 3):
         while remaining % factor == 0:
@@ -159,6 +161,10 @@ class MPMConfig(PretrainedConfig):
         self.input_normalization = input_normalization
         self.fps = fps
         super().__init__(**kwargs)
+        # ``AutoModel`` picks the class among MPM's registered ones by ``architectures`` and cannot iterate None
+        # (transformers 5.24 ``_get_model_class``); no architecture is an empty list, which picks the base model
+        if self.architectures is None:
+            self.architectures = []
         self.validate_mpm()
 
     @classmethod
@@ -188,6 +194,31 @@ class MPMConfig(PretrainedConfig):
         return loaded
 
     @property
+    def custom_pipelines(self) -> dict[str, dict[str, Any]]:
+        """The pipelines the model folder declares, ``{task: {"impl": "pipeline_mpm.<class>", "pt": ["AutoModel"]}}``
+        (written by ``save_pretrained`` of a lifting or completion head; saved in ``config.json`` as they are).
+
+        ``transformers.pipeline(task, model=folder, trust_remote_code=True)`` reads them, so the folder's pipeline
+        works where ``mpm_hf`` was not imported. ``transformers`` prefers declared pipelines to registered tasks and
+        then insists on ``trust_remote_code``: a task already registered in this process (``import mpm_hf``
+        registers both) is left out here, and ``pipeline("pose-lifting", model=folder)`` keeps using the registered
+        pipeline, the same code. Returned as a copy: ``pipeline()`` edits what it reads.
+        """
+        from transformers.pipelines import PIPELINE_REGISTRY
+
+        declared = self.__dict__.get("custom_pipelines") or {}
+        registered = PIPELINE_REGISTRY.supported_tasks
+        return {task: copy.deepcopy(info) for task, info in declared.items() if task not in registered}
+
+    @custom_pipelines.setter
+    def custom_pipelines(self, value: dict[str, dict[str, Any]]) -> None:
+        self.__dict__["custom_pipelines"] = value
+
+    @custom_pipelines.deleter
+    def custom_pipelines(self) -> None:
+        self.__dict__.pop("custom_pipelines", None)
+
+    @property
     def num_masked_frames(self) -> int:
         """Frames dropped from the encoder by temporal masking (at least one frame stays visible)."""
         if self.mask_strategy == "spatial":
@@ -205,7 +236,11 @@ class MPMConfig(PretrainedConfig):
             if not ok:
                 raise ValueError(f"MPMConfig.{field}: expected {expected}, got {getattr(self, field)!r}")
 
-        check(self.num_joints in (16, 17), "num_joints", "16 or 17")
+        def number(field: str) -> bool:  # a real number, so that comparing it cannot raise TypeError
+            value = getattr(self, field)
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+        check(type(self.num_joints) is int and self.num_joints in (16, 17), "num_joints", "16 or 17")
         check(isinstance(self.num_frames, int) and self.num_frames >= 1 and self.num_frames % 2 == 1,
               "num_frames", "an odd positive integer (27, 81, 243, ...)")
         for field in ("hidden_size", "spatial_hidden_size", "intermediate_size", "num_attention_heads",
@@ -221,13 +256,15 @@ class MPMConfig(PretrainedConfig):
               f"a schedule that reduces num_frames={self.num_frames} to 1 frame "
               f"(lengths {strided_lengths(self.num_frames, self.strides)}), e.g. {default_strides(self.num_frames)}")
         for field in ("spatial_dropout", "hidden_dropout", "attention_dropout"):
-            check(0.0 <= getattr(self, field) < 1.0, field, "a probability in [0, 1)")
+            check(number(field) and 0.0 <= getattr(self, field) < 1.0, field, "a probability in [0, 1)")
         check(isinstance(self.downsample, int) and self.downsample >= 1, "downsample", "a positive integer")
-        check(isinstance(self.layer_norm_eps, (int, float)) and self.layer_norm_eps > 0, "layer_norm_eps", "> 0")
+        check(number("layer_norm_eps") and 0 < self.layer_norm_eps < float("inf"), "layer_norm_eps", "> 0")
         check(isinstance(self.batch_norm_momentum, (int, float)) and 0 < self.batch_norm_momentum <= 1,
               "batch_norm_momentum", "a number in (0, 1]")
-        check(isinstance(self.leaky_relu_slope, (int, float)) and self.leaky_relu_slope >= 0, "leaky_relu_slope",
-              "a number >= 0")
+        check(number("leaky_relu_slope") and 0 <= self.leaky_relu_slope < float("inf"), "leaky_relu_slope",
+              "a finite number >= 0")
+        check(number("initializer_range") and 0 < self.initializer_range < float("inf"), "initializer_range",
+              "a finite number > 0")
         check(self.fps is None or (isinstance(self.fps, (int, float)) and not isinstance(self.fps, bool)
                                    and 0 < self.fps < float("inf")), "fps", "None or a positive number")
         check(self.input_normalization in INPUT_NORMALIZATIONS, "input_normalization",
@@ -236,7 +273,8 @@ class MPMConfig(PretrainedConfig):
         check(isinstance(self.spatial_mask_num_joints, int)
               and 0 <= self.spatial_mask_num_joints < self.num_joints,
               "spatial_mask_num_joints", f"an integer in [0, num_joints={self.num_joints})")
-        check(0.0 <= self.temporal_mask_ratio < 1.0, "temporal_mask_ratio", "a ratio in [0, 1)")
+        check(number("temporal_mask_ratio") and 0.0 <= self.temporal_mask_ratio < 1.0, "temporal_mask_ratio",
+              "a ratio in [0, 1)")
         for field in ("loss_weight_2d", "loss_weight_3d", "loss_weight_lift", "loss_weight_centre",
                       "loss_weight_sequence"):
-            check(getattr(self, field) >= 0, field, ">= 0")
+            check(number(field) and 0 <= getattr(self, field) < float("inf"), field, "a finite number >= 0")
