@@ -48,3 +48,10 @@ def test_each_corpus_name_reaches_its_loader_with_the_split_subjects_and_keypoin
 def test_an_unknown_corpus_name_is_an_error():
     with pytest.raises(ValueError, match=re.escape(f"--dataset: expected names among {CORPORA}, got 'coco'")):
         load_corpus("coco", "data")
+
+
+def test_models_record_the_frame_rate_of_their_corpora():
+    from mpm_hf.data.corpora import corpora_fps
+
+    assert corpora_fps(["h36m"]) == 50.0 and corpora_fps(["h36m", "amass"]) == 50.0
+    assert corpora_fps(["3dhp"]) is None and corpora_fps(["h36m", "3dhp"]) is None

@@ -18,6 +18,17 @@ CORPORA = ("h36m", "3dhp", "amass", "synthetic")
 # every frame; AMASS is resampled to 50 fps by its loader and the synthetic corpus imitates Human3.6M.
 CORPUS_DOWNSAMPLE = {"h36m": 2, "3dhp": 1, "amass": 2, "synthetic": 2}
 
+# Frame rate (frames per second) of each corpus as its loader returns it; a model records its corpora's rate
+# (``MPMConfig.fps``) so that other rates are lifted at the frame spacing it was trained on. MPI-INF-3DHP mixes
+# 25 and 50 fps sequences: unknown.
+CORPUS_FPS = {"h36m": 50.0, "3dhp": None, "amass": 50.0, "synthetic": 50.0}
+
+
+def corpora_fps(names: Sequence[str]) -> float | None:
+    """The frame rate shared by the corpora ``names``, or None when one is unknown or they differ."""
+    rates = {CORPUS_FPS.get(name) for name in names}
+    return rates.pop() if len(rates) == 1 else None
+
 
 def load_corpus(
     name: str,

@@ -21,7 +21,7 @@ from typing import Any, get_type_hints
 from transformers import HfArgumentParser
 
 from ..configuration_mpm import INPUT_NORMALIZATIONS, MASK_STRATEGIES, MPMConfig
-from ..data.corpora import CORPUS_DOWNSAMPLE
+from ..data.corpora import CORPUS_DOWNSAMPLE, corpora_fps
 from .loop import OPTIMIZERS, TRAINING_RANGES, Interval, TrainingConfig, latest_checkpoint
 from .tasks import DetectorNoise, VirtualCameras
 
@@ -415,4 +415,6 @@ def build_model(model_class: type, model_args: ModelArguments, data_args: DataAr
     else:
         model = model_class(model_args.to_config())
     model.config.downsample = resolve_downsample(data_args)
+    if model.config.fps is None:  # the frame rate of the training data (mpm_hf.frame_rate)
+        model.config.fps = corpora_fps(data_args.dataset)
     return model
