@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -13,15 +14,17 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from mpm_hf import MPMConfig, MPMForPoseCompletion, MPMForPoseLifting
 from mpm_hf.camera import normalize_screen_coordinates
 from mpm_hf.completion import complete_sequence
+from mpm_hf.data.synthetic import synthetic_motion
 from mpm_hf.inference import default_margin
-from mpm_hf.windowing import centred_windows, stitch, tile_sequence
-from mpm_hf.keypoints import H36M_17, convert_keypoints, flip_poses, get_skeleton
+from mpm_hf.input_checks import KeypointWarning, skeleton_implausibility
+from mpm_hf.keypoints import COCO_17, H36M_17, convert_keypoints, flip_poses, get_skeleton
 from mpm_hf.pipelines import (
     KEYPOINT_FORMATS,
     MPMPoseCompletionPipeline,
     MPMPoseLiftingPipeline,
     register_pipelines,
 )
+from mpm_hf.windowing import centred_windows, stitch, tile_sequence
 
 WINDOW = 27
 IMAGE_SIZE = (1000, 1000)
@@ -67,8 +70,12 @@ def completer(completion_dir) -> MPMPoseCompletionPipeline:
 
 
 def pixel_sequence(num_frames: int, num_joints: int = 17, seed: int = 0) -> np.ndarray:
-    """A smoothly moving random skeleton in pixels of a 1000x1000 image: ``(frames, joints, 2)``."""
+    """Pixels of a 1000x1000 image, ``(frames, joints, 2)``: a walking person in the Human3.6M-17 order (the
+    synthetic generator's 3D, projected), or for other joint counts a smoothly moving random point set."""
     rng = np.random.default_rng(seed)
+    if num_joints == 17:
+        camera_space = synthetic_motion(num_frames, rng)
+        return (1150.0 * camera_space[..., :2] / camera_space[..., 2:] + 500.0).astype(np.float32)
     template = rng.uniform(350, 650, size=(num_joints, 2))
     drift = np.linspace(0, 60, num_frames)[:, None, None] * np.array([1.0, 0.3])
     return (template + drift + rng.normal(scale=2.0, size=(num_frames, num_joints, 2))).astype(np.float32)
@@ -148,6 +155,7 @@ def test_pipeline_loads_a_hub_repo(hub_env, lifting_dir, lifter):
 # --- Keypoint formats and missing joints --------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore::mpm_hf.input_checks.KeypointWarning")  # random points are no human skeleton
 @pytest.mark.parametrize("keypoint_format", KEYPOINT_FORMATS)
 def test_every_keypoint_format_equals_lifting_its_h36m_conversion(lifter, keypoint_format):
     num_joints = get_skeleton(keypoint_format).num_joints
@@ -343,9 +351,8 @@ def test_normalised_keypoints_need_no_image_size(lifter):
 
 
 def root_relative_sequence(num_frames: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    poses = rng.normal(scale=0.3, size=(17, 3)) + np.linspace(0, 0.2, num_frames)[:, None, None]
-    poses = poses + rng.normal(scale=0.01, size=(num_frames, 17, 3))
+    """A walking person (synthetic), ``(frames, 17, 3)`` metres, pelvis at 0."""
+    poses = synthetic_motion(num_frames, np.random.default_rng(seed))
     return (poses - poses[:, :1]).astype(np.float32)
 
 
@@ -395,6 +402,7 @@ def test_completion_of_a_long_sequence_is_batched_and_root_relative(completer):
     np.testing.assert_allclose(many["poses_3d"], direct, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::mpm_hf.input_checks.KeypointWarning")  # random points are no human skeleton
 def test_completion_from_h36m32(completer):
     poses_32 = np.random.default_rng(0).normal(scale=0.3, size=(10, 32, 3)).astype(np.float32)
     result = completer(poses_32, keypoint_format="h36m32")
@@ -446,8 +454,268 @@ def test_stacked_hourglass_mpii_detections_of_s9(lifter, shared_data_dir):
     camera = json.loads((shared_data_dir / "h36m" / "h36m_cameras.json").read_text())["S9"][0]
     image_size = (camera["res_w"], camera["res_h"])
     assert image_size == (1000, 1002)
-    result = lifter(detections, image_size=image_size, keypoint_format="mpii", mode="sequence")
+    result = without_keypoint_warnings(
+        lifter, detections, image_size=image_size, keypoint_format="mpii", mode="sequence"
+    )
     assert result["poses_3d"].shape == (300, 17, 3) and np.isfinite(result["poses_3d"]).all()
     neck = H36M_17.index("neck_nose")
     assert result["missing"][:, neck].all()
     assert not np.delete(result["missing"], neck, axis=1).any()
+
+
+# --- Input checks: no silent wrong answers (rules in mpm_hf.input_checks) -------------------------------------
+
+
+def without_keypoint_warnings(function, *args, **kwargs):
+    """``function(*args, **kwargs)``, failing on any KeypointWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KeypointWarning)
+        return function(*args, **kwargs)
+
+
+def coco_from_h36m(h36m: np.ndarray) -> np.ndarray:
+    """COCO-17 order from Human3.6M-17 keypoints ``(frames, 17, 2)``: limbs copied, the nose at neck_nose, the eyes
+    and ears placed around it towards the head top."""
+    nose, head = h36m[:, H36M_17.index("neck_nose")], h36m[:, H36M_17.index("head")]
+    up = head - nose
+    side = np.stack([-up[:, 1], up[:, 0]], axis=-1)
+    face = {
+        "nose": nose,
+        "left_eye": nose + 0.35 * up + 0.15 * side,
+        "right_eye": nose + 0.35 * up - 0.15 * side,
+        "left_ear": nose + 0.25 * up + 0.4 * side,
+        "right_ear": nose + 0.25 * up - 0.4 * side,
+    }
+    return np.stack([face[n] if n in face else h36m[:, H36M_17.index(n)] for n in COCO_17.joint_names], axis=1)
+
+
+# MPII-16 order from Human3.6M-17 (the upper neck taken at neck_nose)
+MPII_FROM_H36M = [3, 2, 1, 4, 5, 6, 0, 8, 9, 10, 16, 15, 14, 11, 12, 13]
+# MPI-INF-3DHP-17 order from Human3.6M-17: h36m[j] = 3dhp[THREEDHP_OF_H36M[j]] (keypoints.convert_keypoints' rule)
+THREEDHP_OF_H36M = [14, 8, 9, 10, 11, 12, 13, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4]
+
+
+def test_zero_markers_in_pixels_are_missing_unless_told_otherwise(lifter):
+    keypoints = pixel_sequence(20, seed=11)
+    keypoints[4, 5] = 0.0
+    keypoints[9:12, 13] = 0.0
+    keypoints[6, 2] = (0.0, 350.0)  # one zero coordinate: a real place on the image's edge
+    expected = np.zeros((20, 17), dtype=bool)
+    expected[4, 5] = expected[9:12, 13] = True
+    result = without_keypoint_warnings(lifter, keypoints, image_size=IMAGE_SIZE)
+    np.testing.assert_array_equal(result["missing"], expected)
+    as_nan = np.where(expected[..., None], np.nan, keypoints)
+    np.testing.assert_allclose(result["poses_3d"], lifter(as_nan, image_size=IMAGE_SIZE)["poses_3d"], atol=1e-6)
+    assert np.isnan(result["keypoints_2d"][expected]).all()
+
+    kept = lifter(keypoints, image_size=IMAGE_SIZE, zero_is_missing=False)
+    assert not kept["missing"].any()
+    np.testing.assert_array_equal(kept["keypoints_2d"][4, 5], [0.0, 0.0])
+    assert not np.allclose(kept["poses_3d"], result["poses_3d"], atol=1e-4)
+
+
+def test_a_zero_marker_makes_the_joints_derived_from_it_missing(lifter):
+    coco = coco_from_h36m(pixel_sequence(10, seed=12))
+    coco[3, COCO_17.index("left_hip")] = 0.0
+    result = lifter(coco, image_size=IMAGE_SIZE, keypoint_format="coco")
+    derived = [H36M_17.index(name) for name in ("pelvis", "left_hip", "spine")]  # pelvis = mid-hips, spine = mid
+    assert result["missing"][3, derived].all() and result["missing"].sum() == 3
+
+
+def test_zeros_in_normalised_input_are_the_image_centre(lifter):
+    keypoints = normalised(pixel_sequence(10, seed=13))
+    keypoints[2, 16] = 0.0  # one joint at the image centre: a real place
+    assert not without_keypoint_warnings(lifter, keypoints, normalized=True)["missing"].any()
+    keypoints[5, [3, 6]] = 0.0  # two joints at exactly the centre in one frame: zero-filled, most likely
+    crowded = r"2 joints lie at exactly \(0, 0\), several in one frame \(in 1 frame\(s\), first: frame 5\)"
+    with pytest.warns(KeypointWarning, match=crowded + r".*kept as real points; pass zero_is_missing=True"):
+        kept = lifter(keypoints, normalized=True)
+    assert not kept["missing"].any()
+    masked = lifter(keypoints, normalized=True, zero_is_missing=True)
+    np.testing.assert_array_equal(np.argwhere(masked["missing"]), [[2, 16], [5, 3], [5, 6]])
+
+
+def test_joints_far_outside_the_image_warn_and_are_missing(lifter):
+    keypoints = pixel_sequence(20, seed=14)
+    keypoints[7, 13] = (2500.0, 400.0)  # 1.5 image widths right of the image
+    keypoints[8, 3] = (500.0, -1200.0)
+    keypoints[9, 4] = (1900.0, 500.0)  # 0.9 widths outside: kept
+    with pytest.warns(KeypointWarning, match=r"inputs: 2 joints lie more than 1 image size outside the image "
+                      r"\(first: frame 7, joint 13 \('left_wrist'\) at \[2500.0, 400.0\] pixels\); they were "
+                      r"treated as missing"):
+        result = lifter(keypoints, image_size=IMAGE_SIZE)
+    np.testing.assert_array_equal(np.argwhere(result["missing"]), [[7, 13], [8, 3]])
+
+    normalised_keypoints = normalised(pixel_sequence(20, seed=14))
+    normalised_keypoints[3, 5] = (3.5, 0.1)  # x beyond 1 + 2: more than an image width outside
+    normalised_keypoints[4, 6] = (0.2, -6.5)  # y beyond 3 * MAX_ASPECT_RATIO
+    normalised_keypoints[5, 7] = (-2.9, 5.9)  # inside both bounds: kept
+    with pytest.warns(KeypointWarning, match=r"2 joints lie more than 1 image size outside .* normalised\); they were"):
+        result = lifter(normalised_keypoints, normalized=True)
+    np.testing.assert_array_equal(np.argwhere(result["missing"]), [[3, 5], [4, 6]])
+
+
+def test_wrong_units_or_image_size_are_errors(lifter):
+    pixels = pixel_sequence(10, seed=15)
+    with pytest.raises(ValueError, match=r"image_size: expected pixels of a 200x200 image, but \d+% of the "
+                       r"keypoints lie more than 1 image size outside it \(values up to \d+\.\d\): the image size "
+                       r"or the units look wrong"):
+        lifter(pixels, image_size=(200, 200))
+    with pytest.raises(ValueError, match=r"inputs: expected normalised screen coordinates \(x in \[-1, 1\]\), "
+                       r"but 100% of the keypoints .* if they are pixels, pass image_size=\(width, height\) instead "
+                       r"of normalized=True"):
+        lifter(pixels, normalized=True)
+
+
+def test_absurd_coordinates_are_errors_naming_the_joint(lifter):
+    keypoints = pixel_sequence(10, seed=16).astype(np.float64)
+    keypoints[3, 5] = (2e7, 10.0)
+    keypoints[6, 1] = (5e6, 10.0)
+    with pytest.raises(ValueError, match=r"inputs: expected coordinates within ±1e\+06, got \[20000000.0, 10.0\] at "
+                       r"frame 3, joint 5 \('left_knee'\) \(2 such joints in all\)"):
+        lifter(keypoints, image_size=IMAGE_SIZE)
+    keypoints[6, 1] = np.nan
+    keypoints[3, 5] = (1e300, 10.0)  # beyond float32: must not silently become inf, a missing joint
+    with pytest.raises(ValueError, match=r"got \[1e\+300, 10.0\] at frame 3, joint 5"):
+        lifter(keypoints, image_size=IMAGE_SIZE)
+    confidence = np.full((10, 17, 1), 0.9)
+    confidence[3, 5] = 0.0  # an undetected joint's coordinates are never used: no error
+    result = lifter(np.concatenate([keypoints, confidence], axis=-1), image_size=IMAGE_SIZE)
+    assert result["missing"][3, 5] and result["missing"][6, 1] and result["missing"].sum() == 2
+
+
+def test_suspicious_image_sizes_warn(lifter):
+    with pytest.warns(KeypointWarning, match=r"image_size=\(1000, 1000\) was given, but every keypoint lies within ±2 "
+                      r"\(largest \|value\| 0.\d+\): they look like normalised screen coordinates already"):
+        lifter(normalised(pixel_sequence(10, seed=17)), image_size=IMAGE_SIZE)
+    pixels = pixel_sequence(10, seed=17)
+    assert np.quantile(pixels[..., 1], 0.99) > 550
+    with pytest.warns(KeypointWarning, match=r"image_size=\(1000, 500\) looks too small: 1% of the keypoints lie "
+                      r"beyond y=\d+\.\d, more than 1.1 times the image height 500"):
+        lifter(pixels, image_size=(1000, 500))
+    without_keypoint_warnings(lifter, pixels, image_size=IMAGE_SIZE)
+
+
+@pytest.fixture(scope="module")
+def window_lifter() -> MPMPoseLiftingPipeline:
+    torch.manual_seed(2)
+    config = MPMConfig(num_frames=WINDOW, hidden_size=32, intermediate_size=64, num_attention_heads=4,
+                       num_hidden_layers=1, input_normalization="window")
+    return MPMPoseLiftingPipeline(model=MPMForPoseLifting(config), device="cpu")
+
+
+def test_window_normalising_models_take_pixels_without_an_image_size(window_lifter, lifter):
+    keypoints = pixel_sequence(30, seed=18)
+    result = without_keypoint_warnings(window_lifter, keypoints)
+    np.testing.assert_allclose(result["keypoints_2d"], keypoints)
+    np.testing.assert_allclose(
+        result["poses_3d"], window_lifter(keypoints, image_size=IMAGE_SIZE)["poses_3d"], atol=2e-5
+    )
+    with pytest.raises(ValueError, match="image_size: the keypoints look like pixels"):
+        lifter(keypoints)  # a "screen" model needs the image size
+    keypoints[3, 5] = 0.0  # pixels: the (0, 0) marker is missing without an image size too
+    assert np.argwhere(window_lifter(keypoints)["missing"]).tolist() == [[3, 5]]
+    with pytest.warns(KeypointWarning, match=r"image_size=\(1000, 500\) looks too small"):  # still checked
+        window_lifter(keypoints, image_size=(1000, 500))
+
+
+@pytest.mark.parametrize("num_frames", [1, 5, 27, 150])
+def test_joint_order_check_on_projected_human36m_poses(lifter, num_frames):
+    keypoints = pixel_sequence(num_frames, seed=19)
+    for data, keypoint_format in [
+        (keypoints, "h36m"),
+        (coco_from_h36m(keypoints), "coco"),
+        (keypoints[:, MPII_FROM_H36M], "mpii"),
+    ]:
+        without_keypoint_warnings(lifter, data, image_size=IMAGE_SIZE, keypoint_format=keypoint_format)
+    for data, declared, better in [
+        (keypoints, "coco", "h36m"),  # Human3.6M order declared COCO
+        (np.delete(keypoints, H36M_17.index("neck_nose"), axis=1), "mpii", "3dhp16"),  # 16 joints, not MPII's
+        (coco_from_h36m(keypoints), "h36m", "coco"),  # COCO order, the default format
+    ]:
+        with pytest.warns(KeypointWarning, match=rf"keypoint_format='{declared}': after conversion to Human3.6M-17, "
+                          rf"left/right limb lengths differ by .* they fit the '{better}' joint order better"):
+            lifter(data, image_size=IMAGE_SIZE, keypoint_format=declared)
+
+
+def test_skeleton_implausibility_scores():
+    keypoints = pixel_sequence(100, seed=20)
+    fit = skeleton_implausibility(keypoints)
+    assert fit.score < 0.45 and fit.asymmetry < 0.2
+    assert np.isclose(fit.score, fit.proportions + fit.asymmetry)
+    swapped = skeleton_implausibility(convert_keypoints(keypoints, "coco")[0])
+    assert swapped.score > 0.5 and swapped.score > fit.score + 0.15
+    scaled = skeleton_implausibility(keypoints * 7.0 + 300.0)  # units and position do not matter
+    np.testing.assert_allclose(scaled.score, fit.score, rtol=1e-4)  # float32 keypoints
+    assert np.isnan(skeleton_implausibility(np.full((5, 17, 2), np.nan)).score)
+
+
+@pytest.mark.shared_data
+def test_joint_order_check_on_real_in_the_wild_keypoints(lifter, shared_data_dir):
+    with np.load(shared_data_dir / "inthewild" / "mhformer_demo_sample_video_keypoints.npz") as data:
+        keypoints = data["reconstruction"][0]
+    without_keypoint_warnings(lifter, keypoints, image_size=IN_THE_WILD_IMAGE_SIZE)
+    without_keypoint_warnings(
+        lifter, keypoints[:, MPII_FROM_H36M], image_size=IN_THE_WILD_IMAGE_SIZE, keypoint_format="mpii"
+    )
+    with pytest.warns(KeypointWarning, match="keypoint_format='coco': .* fit the 'h36m' joint order better"):
+        lifter(keypoints, image_size=IN_THE_WILD_IMAGE_SIZE, keypoint_format="coco")
+    with pytest.warns(KeypointWarning, match="keypoint_format='mpii': .* fit the '3dhp16' joint order better"):
+        lifter(np.delete(keypoints, 9, axis=1), image_size=IN_THE_WILD_IMAGE_SIZE, keypoint_format="mpii")
+
+
+def test_completion_checks_units_and_joint_order(completer):
+    poses = root_relative_sequence(20, seed=4)
+    result = without_keypoint_warnings(completer, poses)
+    with pytest.raises(ValueError, match=r"inputs: expected 3D poses in metres \(a body reaches about 0.5-1 m from its "
+                       r"centre\), got joints \d+ from it .* convert millimetres \(/ 1000\)"):
+        completer(poses * 1000)
+    with pytest.warns(KeypointWarning, match=r"the joints lie only 0.0\d+ from the body's centre .* do not look like "
+                      r"metres. They were used as metres"):
+        completer(poses / 100)
+    in_3dhp_order = np.empty_like(poses)
+    in_3dhp_order[:, THREEDHP_OF_H36M] = poses
+    with pytest.warns(KeypointWarning, match="keypoint_format='h36m': .* fit the '3dhp' joint order better"):
+        completer(in_3dhp_order)
+    poses[2, 7] = (3e6, 0.0, 0.0)
+    with pytest.raises(ValueError, match=r"inputs: expected coordinates within ±1e\+06, got \[3000000.0, 0.0, 0.0\] "
+                       r"at frame 2, joint 7 \('spine'\)"):
+        completer(poses)
+    assert np.isfinite(result["poses_3d"]).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"confidence_threshold": 1.5}, r"confidence_threshold: expected a number in \[0, 1\], got 1.5"),
+        ({"confidence_threshold": -0.1}, r"confidence_threshold: expected a number in \[0, 1\], got -0.1"),
+        ({"confidence_threshold": float("nan")}, r"confidence_threshold: expected a number in \[0, 1\], got nan"),
+        ({"confidence_threshold": "0.3"}, r"confidence_threshold: expected a number in \[0, 1\], got '0.3'"),
+        ({"confidence_threshold": True}, r"confidence_threshold: expected a number in \[0, 1\], got True"),
+        ({"normalized": "yes"}, "normalized: expected True or False, got 'yes'"),
+        ({"flip_test": 1}, "flip_test: expected True or False, got 1"),
+        ({"progress": "no"}, "progress: expected True or False, got 'no'"),
+        ({"zero_is_missing": 0}, "zero_is_missing: expected True or False, got 0"),
+        ({"batch_size": 2.5}, "batch_size: expected a positive integer, got 2.5"),
+        ({"batch_size": True}, "batch_size: expected a positive integer, got True"),
+        ({"margin": -1}, r"margin: expected an integer in \[0, 13\] \(num_frames // 2\), got -1"),
+        ({"margin": 14}, r"margin: expected an integer in \[0, 13\]"),
+        ({"image_size": (float("inf"), 1000)}, r"image_size: expected two positive numbers \(width, height\)"),
+        ({"image_size": "12"}, r"image_size: expected \(width, height\) in pixels, got '12'"),
+    ],
+)
+def test_lifting_options_are_validated(lifter, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lifter(pixel_sequence(5), **kwargs)
+
+
+def test_options_are_validated_at_construction_and_for_completion(lifting_dir, completer):
+    model = MPMForPoseLifting.from_pretrained(lifting_dir)
+    with pytest.raises(ValueError, match=r"confidence_threshold: expected a number in \[0, 1\], got 2"):
+        MPMPoseLiftingPipeline(model=model, device="cpu", confidence_threshold=2)
+    with pytest.raises(ValueError, match="normalized: expected True or False, got 'false'"):
+        MPMPoseLiftingPipeline(model=model, device="cpu", normalized="false")
+    with pytest.raises(ValueError, match="progress: expected True or False, got 'x'"):
+        completer(root_relative_sequence(5), progress="x")
+    with pytest.raises(ValueError, match="batch_size: expected a positive integer, got 0"):
+        completer(root_relative_sequence(5), batch_size=0)

@@ -16,9 +16,16 @@ the origin of every frame, x points right, y down and z forward (away from the c
 camera coordinates. Joints are in the Human3.6M-17 order (``result["joint_names"]``).
 
 Missing joints: a joint that is NaN in the input, whose detector confidence is at or below
-``confidence_threshold``, or that the input format cannot provide (the neck/nose of MPII) is fed to the model
-as a *masked* joint through its learned mask token, never as a zero coordinate; ``result["missing"]`` flags
-them.
+``confidence_threshold``, that the input format cannot provide (the neck/nose of MPII), that sits at exactly
+``(0, 0)`` pixels (the "undetected" marker of COCO / OpenPose files, see ``zero_is_missing``) or far outside the
+image (with a warning) is fed to the model as a *masked* joint through its learned mask token, never as a zero
+coordinate; ``result["missing"]`` flags them.
+
+Input checks (:mod:`mpm_hf.input_checks`): input that cannot be used as given (absurd coordinates, pixels declared
+normalised, an image size most keypoints lie far outside, poses in millimetres) is a ``ValueError`` naming the field,
+the expected and the actual value; usable but suspicious input (keypoints that look normalised twice, an image size
+that looks too small, a joint order that does not fit ``keypoint_format``) warns with
+:class:`mpm_hf.input_checks.KeypointWarning`, saying what was assumed.
 
 A single sequence is a numpy array or torch tensor; a Python list (or tuple) of them is a list of tracks (one
 per person) and gives a list of results. ``batch_size`` is the number of windows per forward pass.
@@ -41,6 +48,15 @@ from .camera import normalize_screen_coordinates
 from .completion import complete_sequence
 from .defaults import default_model_path
 from .inference import LIFT_MODES, lift_sequence
+from .input_checks import (
+    check_far_outside,
+    check_image_size_fits,
+    check_joint_order,
+    check_magnitudes,
+    check_metric_scale,
+    detect_units,
+    zero_markers,
+)
 from .keypoints import convert_keypoints, get_skeleton, model_skeleton
 from .masking import resolve_joints
 from .modeling_mpm import MPMForPoseCompletion, MPMForPoseLifting
@@ -50,21 +66,20 @@ logger = logging.getLogger(__name__)
 KEYPOINT_FORMATS = ("h36m", "h36m32", "coco", "halpe", "mpii", "body25", "coco18", "mediapipe33")
 """Input joint orders the pipelines convert from (see :func:`mpm_hf.keypoints.convert_keypoints`)."""
 
-PIXEL_THRESHOLD = 2.0
-"""Keypoints with a coordinate beyond this magnitude are taken for pixels (normalised coordinates lie in about
-[-1, 1] for x and [-h/w, h/w] for y)."""
-
 POSE_LIFTING_TASK = "pose-lifting"
 POSE_COMPLETION_TASK = "pose-completion"
 
 
 def _as_array(value: Any, field: str) -> np.ndarray:
-    """A float32 numpy copy of an array-like or tensor; ``ValueError`` naming ``field`` if not numeric."""
+    """A float64 numpy copy of an array-like or tensor; ``ValueError`` naming ``field`` if not numeric.
+
+    float64, not the model's float32, so that values beyond float32's range reach the input checks instead of
+    silently becoming inf (a missing joint)."""
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu().float().numpy()
+        return np.array(value.detach().cpu().double().numpy(), dtype=np.float64)
     try:
-        return np.array(value, dtype=np.float32)
-    except (TypeError, ValueError) as error:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as error:
         raise ValueError(
             f"{field}: expected a numeric array of keypoints, got {type(value).__name__} ({error})"
         ) from None
@@ -92,6 +107,8 @@ def _check_sequence_shape(
 
 def _check_image_size(image_size: Any) -> tuple[float, float]:
     try:
+        if isinstance(image_size, (str, bytes)):  # "12" would otherwise read as (1, 2)
+            raise TypeError
         width, height = (float(v) for v in image_size)
     except (TypeError, ValueError):
         raise ValueError(f"image_size: expected (width, height) in pixels, got {image_size!r}") from None
@@ -104,6 +121,20 @@ def _check_positive_int(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{field}: expected a positive integer, got {value!r}")
     return int(value)
+
+
+def _check_bool(value: Any, field: str) -> bool:
+    """``True`` / ``False`` only: ``bool("no")`` is ``True``, so anything else is an error, not a truth value."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{field}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def _check_confidence_threshold(value: Any) -> float:
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not (number and 0.0 <= float(value) <= 1.0):  # also refuses NaN
+        raise ValueError(f"confidence_threshold: expected a number in [0, 1], got {value!r}")
+    return float(value)
 
 
 def _check_all_missing(missing: np.ndarray, why: str) -> None:
@@ -179,10 +210,16 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
     - ``image_size=(width, height)``: the keypoints are pixels of an image of that size; they are normalised
       to screen coordinates (``x / w * 2 - 1``, ``y / w * 2 - h / w``) as the model expects.
     - ``normalized=True``: the keypoints are already normalised screen coordinates. Without either, keypoints
-      with any coordinate beyond +-2 are taken for pixels and rejected (the image size is needed).
+      with any coordinate beyond +-2 are taken for pixels: a model with ``config.input_normalization="window"``
+      (it normalises every window by the person's box itself) takes them as they are, any other one needs the
+      image size (``ValueError``).
     - ``keypoint_format``: ``"h36m"`` (default), ``"h36m32"``, ``"coco"``, ``"halpe"`` or ``"mpii"``.
-    - ``confidence_threshold=0.3``: with ``(frames, joints, 3)`` input (x, y, confidence), joints scoring at
-      or below it are missing.
+    - ``confidence_threshold=0.3``: a number in [0, 1]; with ``(frames, joints, 3)`` input (x, y, confidence),
+      joints scoring at or below it are missing.
+    - ``zero_is_missing``: joints at exactly ``(0, 0)``, the "undetected" marker of COCO / OpenPose files, are
+      missing. Default ``None``: yes for pixels (the image corner, where no detector puts a real joint), no for
+      normalised coordinates (``(0, 0)`` is the image centre, a real place; several such joints in one frame
+      warn). ``True`` / ``False`` force it either way.
     - ``flip_test=False``: average with the horizontally mirrored input.
     - ``batch_size=256``: windows per forward pass.
     - ``mode="per_frame"`` (a centred window per frame, the paper's protocol) or ``"sequence"`` (fast: the
@@ -219,6 +256,7 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         margin: int | None = None,
         fps: float | None = None,
         progress: bool | None = None,
+        zero_is_missing: bool | None = None,
     ) -> tuple[dict, dict, dict]:
         preprocess: dict[str, Any] = {}
         forward: dict[str, Any] = {}
@@ -234,18 +272,15 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         if image_size is not None:
             preprocess["image_size"] = _check_image_size(image_size)
         if normalized is not None:
-            preprocess["normalized"] = bool(normalized)
+            preprocess["normalized"] = _check_bool(normalized, "normalized")
+        if zero_is_missing is not None:
+            preprocess["zero_is_missing"] = _check_bool(zero_is_missing, "zero_is_missing")
         if keypoint_format is not None:
             preprocess["keypoint_format"] = _check_format(keypoint_format)
         if confidence_threshold is not None:
-            threshold = float(confidence_threshold)
-            if not math.isfinite(threshold):
-                raise ValueError(
-                    f"confidence_threshold: expected a finite number, got {confidence_threshold!r}"
-                )
-            preprocess["confidence_threshold"] = threshold
+            preprocess["confidence_threshold"] = _check_confidence_threshold(confidence_threshold)
         if flip_test is not None:
-            forward["flip_test"] = bool(flip_test)
+            forward["flip_test"] = _check_bool(flip_test, "flip_test")
         if window_batch_size is not None:
             forward["batch_size"] = _check_positive_int(window_batch_size, "batch_size")
         if mode is not None:
@@ -253,7 +288,7 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
                 raise ValueError(f"mode: expected one of {LIFT_MODES}, got {mode!r}")
             forward["mode"] = mode
         if progress is not None:
-            forward["progress"] = bool(progress)
+            forward["progress"] = _check_bool(progress, "progress")
         return preprocess, forward, {}
 
     def preprocess(
@@ -263,33 +298,54 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         normalized: bool = False,
         keypoint_format: str = "h36m",
         confidence_threshold: float = 0.3,
+        zero_is_missing: bool | None = None,
     ) -> dict[str, Any]:
         keypoints = _as_array(inputs, "inputs")
         _check_sequence_shape(keypoints, keypoint_format, (2, 3), "x, y[, confidence]")
         if image_size is not None and normalized:
             raise ValueError("image_size: pass either image_size (pixel input) or normalized=True, not both")
-        confidence = keypoints[..., 2] if keypoints.shape[-1] == 3 else None
-        converted, valid = convert_keypoints(
-            keypoints[..., :2],
-            keypoint_format,
-            target=model_skeleton(self.model.config.num_joints),
-            confidence=confidence,
-            confidence_threshold=confidence_threshold,
+        points = self._usable_points(
+            keypoints, image_size, normalized, keypoint_format, confidence_threshold, zero_is_missing
         )
+        target = model_skeleton(self.model.config.num_joints)
+        converted, valid = convert_keypoints(points, keypoint_format, target=target)
         _check_all_missing(
-            ~valid, f"NaN, confidence <= {confidence_threshold} or not derivable from {keypoint_format!r}"
+            ~valid,
+            f"NaN, confidence <= {confidence_threshold}, at (0, 0) or far outside the image, or not derivable "
+            f"from {keypoint_format!r}",
         )
+        check_joint_order(points, keypoint_format)
         if image_size is not None:
             normalised = normalize_screen_coordinates(converted, *image_size).astype(np.float32)
         else:
-            largest = float(np.abs(converted[valid]).max())
-            if not normalized and largest > PIXEL_THRESHOLD:
-                raise ValueError(
-                    f"image_size: the keypoints look like pixels (values up to {largest:.1f}); pass "
-                    "image_size=(width, height), or normalized=True if they are normalised screen coordinates"
-                )
             normalised = converted
         return {"keypoints_2d": normalised, "missing": ~valid, "input_keypoints": converted}
+
+    def _usable_points(
+        self,
+        keypoints: np.ndarray,
+        image_size: tuple[float, float] | None,
+        normalized: bool,
+        keypoint_format: str,
+        confidence_threshold: float,
+        zero_is_missing: bool | None,
+    ) -> np.ndarray:
+        """The input's ``(frames, joints, 2)`` points, float32, NaN at every joint that is missing: NaN, low
+        confidence, a (0, 0) marker, far outside the image. Raises or warns through :mod:`mpm_hf.input_checks`."""
+        skeleton = get_skeleton(keypoint_format)
+        points = keypoints[..., :2]
+        used = np.isfinite(points).all(axis=-1)
+        if keypoints.shape[-1] == 3:
+            # the threshold at float32 precision, detectors': a score stored as float32 0.3 is at 0.3, not above it
+            used &= keypoints[..., 2] > float(np.float32(confidence_threshold))  # a NaN score is not above it either
+        check_magnitudes(points, used, skeleton)
+        accepts_pixels = self.model.config.input_normalization == "window"
+        units = detect_units(points, used, image_size, normalized, accepts_pixels)
+        used &= ~zero_markers(points, used, units, zero_is_missing)
+        used &= ~check_far_outside(points, used, units, image_size, skeleton)
+        if image_size is not None:
+            check_image_size_fits(points, used, image_size)
+        return np.where(used[..., None], points, np.nan).astype(np.float32)
 
     def _forward(
         self,
@@ -371,7 +427,7 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
         if window_batch_size is not None:
             forward["batch_size"] = _check_positive_int(window_batch_size, "batch_size")
         if progress is not None:
-            forward["progress"] = bool(progress)
+            forward["progress"] = _check_bool(progress, "progress")
         return preprocess, forward, {}
 
     def preprocess(
@@ -382,12 +438,15 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
     ) -> dict[str, Any]:
         poses = _as_array(inputs, "inputs")
         _check_sequence_shape(poses, keypoint_format, (3,), "x, y, z in metres")
+        check_magnitudes(poses, np.isfinite(poses).all(axis=-1), get_skeleton(keypoint_format))
         skeleton = model_skeleton(self.model.config.num_joints)
         converted, valid = convert_keypoints(poses, keypoint_format, target=skeleton)
         hidden = ~valid
         if occluded_joints is not None:
             hidden[:, resolve_joints(occluded_joints, hidden.shape[1])] = True
         _check_all_missing(hidden, "NaN or occluded")
+        check_metric_scale(converted, ~hidden)
+        check_joint_order(np.where(hidden[..., None], np.nan, converted), skeleton.name)
         root_visible = ~hidden[:, 0]
         converted[root_visible] -= converted[root_visible, :1]
         return {"poses_3d": converted, "missing": hidden}
