@@ -11,7 +11,7 @@ import torch
 from transformers import pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from mpm_hf import MPMConfig, MPMForPoseCompletion, MPMForPoseLifting
+from mpm_hf import MPMConfig, MPMForMaskedPoseModeling, MPMForPoseCompletion, MPMForPoseLifting
 from mpm_hf.camera import normalize_screen_coordinates
 from mpm_hf.completion import complete_sequence
 from mpm_hf.data.synthetic import synthetic_motion
@@ -719,3 +719,20 @@ def test_options_are_validated_at_construction_and_for_completion(lifting_dir, c
         completer(root_relative_sequence(5), progress="x")
     with pytest.raises(ValueError, match="batch_size: expected a positive integer, got 0"):
         completer(root_relative_sequence(5), batch_size=0)
+
+
+def test_checkpoints_whose_heads_were_not_trained_for_the_task_are_refused(lifting_dir, completion_dir, tmp_path):
+    # a lifting checkpoint has no trained completion decoder, and the other way round: refused, naming the class
+    with pytest.raises(ValueError, match="saved from MPMForPoseLifting"):
+        pipeline("pose-completion", model=str(lifting_dir), device="cpu")
+    with pytest.raises(ValueError, match="saved from MPMForPoseCompletion"):
+        pipeline("pose-lifting", model=str(completion_dir), device="cpu")
+    with pytest.raises(ValueError, match="saved from MPMForPoseLifting"):
+        MPMPoseCompletionPipeline(model=MPMForPoseCompletion.from_pretrained(lifting_dir), device="cpu")
+    # a stage-I checkpoint's 3D decoder completes poses: accepted by the completion pipeline only
+    stage_one = tmp_path / "stage1"
+    MPMForMaskedPoseModeling(tiny_config()).save_pretrained(stage_one)
+    assert pipeline("pose-completion", model=str(stage_one), device="cpu").model.config.architectures == [
+        "MPMForMaskedPoseModeling"]
+    with pytest.raises(ValueError, match="saved from MPMForMaskedPoseModeling"):
+        pipeline("pose-lifting", model=str(stage_one), device="cpu")

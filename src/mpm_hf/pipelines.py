@@ -45,6 +45,7 @@ from transformers import Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from .camera import normalize_screen_coordinates
+from .auto import TASK_HEADS
 from .completion import complete_sequence
 from .defaults import default_model_path
 from .inference import LIFT_MODES, lift_sequence
@@ -163,6 +164,7 @@ class _MPMPipeline(Pipeline):
     _load_feature_extractor = False
     _load_tokenizer = False
     model_class: type[torch.nn.Module]
+    task_heads: str  # key of mpm_hf.auto.TASK_HEADS: the checkpoints this pipeline may run
 
     def __init__(self, model: torch.nn.Module, *args: Any, **kwargs: Any):
         if not isinstance(model, self.model_class):
@@ -170,12 +172,14 @@ class _MPMPipeline(Pipeline):
                 f"model: {type(self).__name__} needs a {self.model_class.__name__}, "
                 f"got {type(model).__name__}"
             )
+        # A checkpoint loaded into another head runs that head with random weights (transformers only reports the
+        # missing weights when loading): refuse it, naming what the checkpoint was saved from.
         architectures = getattr(model.config, "architectures", None) or []
-        if architectures and self.model_class.__name__ not in architectures:
-            logger.warning(
-                "The checkpoint was saved from %s, not %s: the weights of its head are not trained.",
-                ", ".join(architectures),
-                self.model_class.__name__,
+        if architectures and architectures[0] not in TASK_HEADS[self.task_heads]:
+            raise ValueError(
+                f"model: the checkpoint was saved from {architectures[0]}, whose weights were not trained for "
+                f"{type(self).__name__} (it needs one of {', '.join(TASK_HEADS[self.task_heads])}); load a "
+                f"{self.model_class.__name__} checkpoint"
             )
         window_batch_size = kwargs.pop("batch_size", None)
         super().__init__(model, *args, **kwargs)
@@ -243,6 +247,7 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
     """
 
     model_class = MPMForPoseLifting
+    task_heads = "lifting"
 
     def _sanitize_parameters(
         self,
@@ -403,6 +408,7 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
     """
 
     model_class = MPMForPoseCompletion
+    task_heads = "completion"
 
     def _sanitize_parameters(
         self,
