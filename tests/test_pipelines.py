@@ -736,3 +736,13 @@ def test_checkpoints_whose_heads_were_not_trained_for_the_task_are_refused(lifti
         "MPMForMaskedPoseModeling"]
     with pytest.raises(ValueError, match="saved from MPMForMaskedPoseModeling"):
         pipeline("pose-lifting", model=str(stage_one), device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_cuda_device_without_cuda_is_a_clear_error(lifting_dir):
+    model = MPMForPoseLifting.from_pretrained(lifting_dir)
+    for device in ("cuda", "cuda:1", 0):
+        with pytest.raises(ValueError, match="no CUDA device"):
+            MPMPoseLiftingPipeline(model=model, device=device)
+    with pytest.raises(ValueError, match="device: expected"):
+        MPMPoseLiftingPipeline(model=model, device="gpu please")

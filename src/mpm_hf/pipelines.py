@@ -154,6 +154,19 @@ def _progress_callback(bar: tqdm) -> Callable[[int], None]:
     return advance
 
 
+def _check_device(device: Any) -> None:
+    """A CUDA device asked for where there is none: a clear error instead of torch's AssertionError."""
+    if device is None or isinstance(device, int) and device < 0:
+        return
+    try:
+        kind = torch.device(f"cuda:{device}" if isinstance(device, int) else device).type
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device: expected cpu, cuda, cuda:N, mps or a device index, got {device!r}") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {device!r} was asked for, but this torch build sees no CUDA device "
+                         f"(torch {torch.__version__}); use device='cpu'")
+
+
 class _MPMPipeline(Pipeline):
     """Plumbing shared by the MPM pipelines: no tokenizer or processor, eval mode, and ``batch_size`` meaning
     *windows per forward pass* (``transformers`` would read it as sequences per DataLoader batch)."""
@@ -181,6 +194,7 @@ class _MPMPipeline(Pipeline):
                 f"{type(self).__name__} (it needs one of {', '.join(TASK_HEADS[self.task_heads])}); load a "
                 f"{self.model_class.__name__} checkpoint"
             )
+        _check_device(kwargs.get("device"))
         window_batch_size = kwargs.pop("batch_size", None)
         super().__init__(model, *args, **kwargs)
         self.model.eval()
