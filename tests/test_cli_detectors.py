@@ -165,3 +165,25 @@ def test_render_shows_missing_joints_and_frames_without_the_person(capsys, tmp_p
     assert changed[0] == 0  # every joint detected: drawn as before
     assert changed[5] > 0  # the nose (neck_nose and the head estimated from it) drawn as inferred
     assert changed[GAP] > changed[5]  # nobody: every joint inferred, and the title says so
+
+
+def test_tracks_are_chosen_from_the_detections_the_threshold_keeps(capsys, tmp_path, window_model_dir):
+    # a phantom "person" of low-score joints in every frame, and the real person missed in one frame
+    main = person((200, 100), 0)
+    entries = []
+    for frame in range(NUM_FRAMES):
+        entries.append({"image_id": frame, "category_id": 1, "idx": 1, "score": 0.5, "box": [600, 100, 50, 50],
+                        "keypoints": np.c_[person((600, 100), 5)[frame], np.full(17, 0.15)].ravel().tolist()})
+        if frame != 7:
+            entries.append({"image_id": frame, "category_id": 1, "idx": 2, "score": 3.0, "box": [200, 100, 100, 320],
+                            "keypoints": np.c_[main[frame], np.full(17, 0.9)].ravel().tolist()})
+    path = tmp_path / "phantom.json"
+    path.write_text(json.dumps(entries))
+    output = tmp_path / "poses.npz"
+    code, out, err = run(capsys, "lift", path, "--model", window_model_dir, "--output", output)
+    assert code == 0, err
+    assert "track 2" in out  # the real person, not the phantom seen in one more frame
+    code, _, err = run(capsys, "lift", path, "--model", window_model_dir, "--all-tracks", "--output", output)
+    assert code == 0, err  # the phantom's joints are all below the threshold: no track left of it
+    with np.load(output) as result:
+        assert result["track_ids"].tolist() == ["2"]

@@ -1,5 +1,6 @@
 """Completion training: the tube masks CompletionStep draws and its 2D + 3D ("both") objective."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -98,3 +99,12 @@ def test_bad_completion_settings_are_value_errors():
         CompletionStep("3d", part_prob=1.5)
     with pytest.raises(ValueError, match="body parts"):
         CompletionStep("3d", occluded=("tail",))
+
+
+def test_complete_sequence_checks_the_missing_mask_shape():
+    from mpm_hf.completion import complete_sequence
+
+    model = tiny_completion_model().eval()
+    poses = batch_of(1)["poses_3d"][0].numpy()
+    with pytest.raises(ValueError, match="missing: expected shape"):
+        complete_sequence(model, poses, missing=np.zeros((17, 9), dtype=bool))

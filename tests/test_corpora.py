@@ -10,6 +10,7 @@ import pytest
 from mpm_hf.data import amass, h36m, mpi_inf_3dhp
 from mpm_hf.data.corpora import CORPORA, CORPUS_DOWNSAMPLE, load_corpus
 from mpm_hf.data.synthetic import synthetic_sequences
+from mpm_hf.training.arguments import CommaSeparated
 
 
 def test_the_synthetic_corpus_has_distinct_train_and_test_sequences():
@@ -55,3 +56,27 @@ def test_models_record_the_frame_rate_of_their_corpora():
 
     assert corpora_fps(["h36m"]) == 50.0 and corpora_fps(["h36m", "amass"]) == 50.0
     assert corpora_fps(["3dhp"]) is None and corpora_fps(["h36m", "3dhp"]) is None
+
+
+def test_fine_tuning_records_the_frame_rate_of_its_own_corpora(tmp_path):
+    import torch
+
+    from mpm_hf import MPMConfig, MPMForPoseLifting
+    from mpm_hf.training.arguments import DataArguments, ModelArguments, build_model
+
+    folder = tmp_path / "stage1"
+    torch.manual_seed(0)
+    MPMForPoseLifting(MPMConfig(num_frames=9, hidden_size=16, intermediate_size=32, num_attention_heads=2,
+                                num_hidden_layers=1, fps=50.0, downsample=2)).save_pretrained(folder)
+    model = build_model(MPMForPoseLifting, ModelArguments(), DataArguments(dataset=CommaSeparated("3dhp")),
+                        init_from=str(folder))
+    assert model.config.downsample == 1 and model.config.fps is None  # 3DHP's rate is unknown, not 50
+
+
+def test_virtual_cameras_need_a_corpus_with_projected_2d_and_a_root():
+    from mpm_hf.training.arguments import DataArguments
+    from mpm_hf.training.datasets import build_windows
+
+    arguments = DataArguments(dataset=CommaSeparated("synthetic"), virtual_camera_prob=0.5)
+    with pytest.raises(ValueError, match="--virtual-camera-prob"):
+        build_windows(arguments, num_frames=9)

@@ -79,3 +79,20 @@ def test_config_rejects_a_bad_frame_rate():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MPMConfig(num_frames=9, fps=50)
+
+
+def test_progress_of_resampled_input_counts_input_frames(model):
+    keypoints = np.random.default_rng(2).normal(size=(45, 17, 2)).astype(np.float32)
+    done = []
+    lift_sequence(model, keypoints, fps=30, batch_size=8, progress=done.append)
+    assert len(done) > 1 and sum(done) == 45 and all(step > 0 for step in done)  # increments of input frames
+
+
+def test_float16_models_normalise_pixels_in_float32(model):
+    import copy
+
+    pixels = (np.random.default_rng(3).normal(size=(60, 17, 2)) * 400 + 3000).astype(np.float32)  # 4K pixels
+    half = copy.deepcopy(model).half()
+    lifted = lift_sequence(half, pixels)
+    assert np.isfinite(lifted).all()
+    np.testing.assert_allclose(lifted, lift_sequence(model, pixels), atol=5e-3)

@@ -149,3 +149,34 @@ def test_model_card_from_the_installed_wheel_has_the_hub_metadata(installed, mod
     assert "| Frames per window | 27 " in card.text and "| 41.23 |" in card.text
     assert 'pipeline("pose-lifting", model="tester/mpm-tiny")' in card.text and "arXiv:2306.17201" in card.text
     assert re.search(r"\{\{\s*\w+\s*\}\}", card.text) is None  # every placeholder filled
+
+
+_DEFAULT_MODEL_SCRIPT = r"""
+import json, sys
+import numpy as np
+import mpm_hf
+from transformers import pipeline
+from mpm_hf.data.synthetic import synthetic_sequences
+
+keypoints = synthetic_sequences(num_sequences=1, num_frames=40, seed=3)[0]["keypoints_2d"] * 500 + 640
+lifted = pipeline("pose-lifting")(keypoints)["poses_3d"]
+completed = pipeline("pose-completion")(synthetic_sequences(1, 40, seed=4)[0]["poses_3d"], occluded_joints="left_arm")
+print(json.dumps({"package": mpm_hf.__file__, "lifted": list(lifted.shape), "finite": bool(np.isfinite(lifted).all()),
+                  "completed": list(completed["poses_3d"].shape)}))
+"""
+
+
+@pytest.mark.skipif(not (REPO_ROOT / "src" / "mpm_hf" / "default_models" / "lifting" / "config.json").is_file(),
+                    reason="this checkout has no packaged default models")
+def test_the_default_models_travel_with_the_wheel(installed, tmp_path):
+    with zipfile.ZipFile(installed["wheel"]) as wheel:
+        names = set(wheel.namelist())
+    for task in ("lifting", "completion"):
+        assert {f"mpm_hf/default_models/{task}/{name}" for name in ("config.json", "model.safetensors",
+                                                                    "checksums.json")} <= names
+    # offline (HF_HUB_OFFLINE=1), from a folder outside the checkout, no model named: the packaged defaults
+    done = _run_installed(installed, tmp_path, "-c", _DEFAULT_MODEL_SCRIPT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert Path(out["package"]).resolve().is_relative_to(installed["target"].resolve())
+    assert out["lifted"] == [40, 17, 3] and out["finite"] and out["completed"] == [40, 17, 3]

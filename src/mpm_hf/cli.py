@@ -242,7 +242,9 @@ def read_lift_input(args: argparse.Namespace) -> LiftInput:
             raise UsageError("--image-size: MediaPipe landmarks are fractions of the image width and height; "
                              "pass the video's WIDTHxHEIGHT")
         try:
-            tracks = read_keypoints(path, "mediapipe" if mediapipe else None, image_size=args.image_size)
+            # the pipeline's threshold, so that tracks are chosen and linked from the detections it will use
+            tracks = read_keypoints(path, "mediapipe" if mediapipe else None, image_size=args.image_size,
+                                    confidence_threshold=args.confidence_threshold)
         except ValueError as error:
             raise UsageError(_one_line(error)) from None
         return _select_tracks(tracks, args)

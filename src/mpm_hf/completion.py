@@ -47,6 +47,8 @@ def complete_sequence(
     config = model.config
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
+    if getattr(model.config, "input_normalization", "screen") == "window":
+        dtype = torch.float32  # the model normalises windows in float32 first (pixels would round in float16)
     sequence = torch.as_tensor(
         poses.detach().cpu() if torch.is_tensor(poses) else np.asarray(poses, np.float32), dtype=torch.float32
     )
@@ -59,7 +61,10 @@ def complete_sequence(
         raise ValueError("poses: expected at least one frame, got 0")
     hidden = ~torch.isfinite(sequence).all(dim=-1)
     if missing is not None:
-        hidden = hidden | torch.as_tensor(np.asarray(missing), dtype=torch.bool).reshape(hidden.shape)
+        missing = torch.as_tensor(np.asarray(missing), dtype=torch.bool)
+        if missing.shape != hidden.shape:
+            raise ValueError(f"missing: expected shape {tuple(hidden.shape)} (frames, joints), got {tuple(missing.shape)}")
+        hidden = hidden | missing
     if occluded_joints is not None:
         hidden[:, resolve_joints(occluded_joints, config.num_joints)] = True
     # Hidden entries are replaced by the mask token inside the model; zeros keep NaN out of the arithmetic.

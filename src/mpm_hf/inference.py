@@ -81,6 +81,8 @@ def lift_sequence(
     config = model.config
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
+    if getattr(model.config, "input_normalization", "screen") == "window":
+        dtype = torch.float32  # the model normalises windows in float32 first (pixels would round in float16)
     keypoints = torch.as_tensor(np.asarray(keypoints_2d, dtype=np.float32) if not torch.is_tensor(keypoints_2d)
                                 else keypoints_2d, dtype=torch.float32)
     if keypoints.dim() != 3 or keypoints.shape[-1] != 2 or keypoints.shape[1] != config.num_joints:
@@ -116,7 +118,7 @@ def lift_sequence(
         plan = plan_frame_rate(fps, getattr(config, "fps", None), getattr(config, "downsample", 1))
         if plan.resample_fps is not None:
             return _lift_resampled(model, keypoints, invalid, fps, plan.resample_fps, mode, batch_size, flip_test,
-                                   plan.step, frames, margin)
+                                   plan.step, frames, margin, progress)
         downsample = plan.step
     if mode == "per_frame":
         head, index, report = "centre", centred_windows(num_frames, window, downsample, centres=frames), progress
@@ -138,8 +140,19 @@ def lift_sequence(
 def _lift_resampled(
     model, keypoints: torch.Tensor, invalid: torch.Tensor, fps: float, model_fps: float, mode: str, batch_size: int,
     flip_test: bool, step: int, frames: np.ndarray | None, margin: int | None,
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """Lift at the model's frame rate: resample the input to ``model_fps``, lift, interpolate back to ``fps``."""
+    """Lift at the model's frame rate: resample the input to ``model_fps``, lift, interpolate back to ``fps``.
+    ``progress`` gets increments of input frames (the model-rate frames done, scaled by ``fps / model_fps``)."""
+    total, counts = len(keypoints) if frames is None else len(frames), {"lifted": 0, "reported": 0}
+
+    def advance(lifted: int) -> None:
+        counts["lifted"] += lifted
+        done = total if lifted < 0 else min(total, round(counts["lifted"] * fps / model_fps))
+        if progress is not None and done > counts["reported"]:
+            progress(done - counts["reported"])
+            counts["reported"] = done
+
     values = torch.where(invalid[..., None], torch.nan, keypoints).numpy()
     resampled, hidden = resample(values, fps, model_fps, missing=invalid.numpy())
     positions = np.arange(len(values)) * (model_fps / fps) if frames is None else np.asarray(frames) * (model_fps / fps)
@@ -148,8 +161,9 @@ def _lift_resampled(
                                    len(resampled) - 1).astype(np.int64))
         lifted = np.zeros((len(resampled), *values.shape[1:-1], 3), dtype=np.float32)
         lifted[needed] = lift_sequence(model, resampled, hidden, mode=mode, batch_size=batch_size,
-                                       flip_test=flip_test, downsample=step, frames=needed)
+                                       flip_test=flip_test, downsample=step, frames=needed, progress=advance)
     else:
         lifted = lift_sequence(model, resampled, hidden, mode=mode, batch_size=batch_size, flip_test=flip_test,
-                               downsample=step, margin=margin)
+                               downsample=step, margin=margin, progress=advance)
+    advance(-1)  # the last input frames, whatever the rounding
     return interpolate(lifted, positions)[0]

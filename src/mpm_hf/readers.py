@@ -36,8 +36,8 @@ ending in an integer, e.g. ``"000123.jpg"``) the frames between the first and th
 missing ones empty; otherwise the frames are those listed, in the file's order.
 
 Persons: grouped by the file's track ids when it has them (and no id repeats within a frame), else linked frame
-to frame by box overlap (:mod:`mpm_hf.tracking`). :meth:`KeypointTracks.main_track` picks the person seen in the
-most frames.
+to frame by box overlap (:mod:`mpm_hf.tracking`). :meth:`KeypointTracks.main_track` picks the person with the most
+detected joints over all frames (the longest, most complete track).
 """
 
 from __future__ import annotations
@@ -146,14 +146,16 @@ class KeypointTracks:
         return np.isfinite(self.keypoints).all(axis=-1)
 
     def main_track(self) -> int:
-        """Index of the main person: the one detected in the most frames; ties go to the higher mean joint
-        score, then to the lower index."""
+        """Index of the main person: the longest, most complete track, the one with the most detected joints over
+        all frames (a person seen in every frame beats a bystander seen in a few; a phantom track of one or two
+        low-score joints does not win by its length); ties go to the higher mean joint score, then to the lower
+        index."""
         if self.num_persons == 0:
             raise ValueError(f"{self.path}: nobody was detected in any of its {self.num_frames} frames")
         valid = self.valid
-        frames_seen = valid.any(axis=-1).sum(axis=-1)
-        mean_score = self.scores.sum(axis=(1, 2)) / np.maximum(valid.sum(axis=(1, 2)), 1)
-        candidates = np.flatnonzero(frames_seen == frames_seen.max())
+        detected = valid.sum(axis=(1, 2))
+        mean_score = self.scores.sum(axis=(1, 2)) / np.maximum(detected, 1)
+        candidates = np.flatnonzero(detected == detected.max())
         return int(candidates[np.argmax(mean_score[candidates])])
 
     def person(self, index: int) -> tuple[np.ndarray, np.ndarray]:

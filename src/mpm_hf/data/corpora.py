@@ -24,6 +24,11 @@ CORPUS_DOWNSAMPLE = {"h36m": 2, "3dhp": 1, "amass": 2, "synthetic": 2}
 CORPUS_FPS = {"h36m": 50.0, "3dhp": None, "amass": 50.0, "synthetic": 50.0}
 
 
+# Corpora whose 2D is their 3D projected through the camera (training windows may then be re-projected through
+# virtual cameras); Human3.6M's is only for its "gt" source.
+PROJECTED_2D_CORPORA = ("amass", "synthetic", "3dhp")
+
+
 def corpora_fps(names: Sequence[str]) -> float | None:
     """The frame rate shared by the corpora ``names``, or None when one is unknown or they differ."""
     rates = {CORPUS_FPS.get(name) for name in names}

@@ -415,6 +415,6 @@ def build_model(model_class: type, model_args: ModelArguments, data_args: DataAr
     else:
         model = model_class(model_args.to_config())
     model.config.downsample = resolve_downsample(data_args)
-    if model.config.fps is None:  # the frame rate of the training data (mpm_hf.frame_rate)
-        model.config.fps = corpora_fps(data_args.dataset)
+    # the frame rate of this run's data, which goes with this run's tds (a checkpoint's rate belongs to its corpora)
+    model.config.fps = corpora_fps(data_args.dataset)
     return model

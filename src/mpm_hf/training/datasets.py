@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..data.corpora import load_corpus
+from ..data.corpora import PROJECTED_2D_CORPORA, load_corpus
 from ..data.windows import MixedPoseWindows, PoseWindows
 from ..keypoints import model_skeleton
 from .arguments import DataArguments, resolve_downsample
@@ -29,7 +29,8 @@ def build_windows(
                     poses_3d=[s["poses_3d"] for s in sequences],
                     valid=[s["valid"] for s in sequences],
                     root_trajectory=[s["root_trajectory"] for s in sequences] if with_root else None,
-                    projected_2d=source == "gt",
+                    # Human3.6M's 2D is the projection only for "gt"; the other corpora's 2D is their 3D projected
+                    projected_2d=with_root and (source == "gt" if name == "h36m" else name in PROJECTED_2D_CORPORA),
                     num_frames=num_frames,
                     stride=data_args.window_stride,
                     downsample=downsample,
@@ -40,4 +41,11 @@ def build_windows(
     if len({tuple(sorted(p.arrays)) for p in parts}) > 1:  # e.g. Human3.6M with AMASS: drop what not all have
         for part in parts:
             part.arrays.pop("root_trajectory", None)
+            part.projected_2d = False
+    if data_args.virtual_camera_prob > 0 and not any(part.projected_2d for part in parts):
+        raise ValueError(
+            f"--virtual-camera-prob {data_args.virtual_camera_prob}: no window set of --dataset "
+            f"{','.join(data_args.dataset)} (--keypoints {','.join(data_args.keypoints)}) has ground-truth 2D with a "
+            "root trajectory to re-project; use --keypoints gt or --virtual-camera-prob 0"
+        )
     return parts[0] if len(parts) == 1 else MixedPoseWindows(parts)
