@@ -4,7 +4,8 @@ What is measured: ``evaluate_lifting(model, sequences, mode, ...)`` over every (
 chosen subjects (default S9, ground-truth 2D), every ``--frame-step``-th frame (default 1: all frames), in
 ``"per_frame"`` mode (the paper's protocol: one centred window per evaluated frame, strided head) and
 ``"sequence"`` mode (the fast mode: windows tiling each sequence at the model's frame step, sequence head; one row
-per ``--margins`` value, the context positions shared by neighbouring windows). Reported per mode: frames evaluated (scored),
+per ``--margins`` value, the context positions shared by neighbouring windows). Reported per mode: frames evaluated
+(scored),
 frames lifted (the work done: one window per evaluated frame in per-frame mode; every frame of each sequence in
 sequence mode, whatever the frame step), seconds (wall time of the evaluation call, data loading excluded;
 loading is reported separately), frames lifted per second, and the MPJPE / P-MPJPE the call returned
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append(
             {
                 "mode": mode,
-                "margin": margin if margin is not None or mode != "sequence" else default_margin(model.config.num_frames),
+                "margin": default_margin(model.config.num_frames) if margin is None and mode == "sequence" else margin,
                 "sequences": len(selected),
                 "frames_evaluated": evaluated,
                 "frames_lifted": lifted,

@@ -63,7 +63,9 @@ def complete_sequence(
     if missing is not None:
         missing = torch.as_tensor(np.asarray(missing), dtype=torch.bool)
         if missing.shape != hidden.shape:
-            raise ValueError(f"missing: expected shape {tuple(hidden.shape)} (frames, joints), got {tuple(missing.shape)}")
+            raise ValueError(
+                f"missing: expected shape {tuple(hidden.shape)} (frames, joints), got {tuple(missing.shape)}"
+            )
         hidden = hidden | missing
     if occluded_joints is not None:
         hidden[:, resolve_joints(occluded_joints, config.num_joints)] = True

@@ -165,11 +165,11 @@ def window_normalization(keypoints: torch.Tensor, visible: torch.Tensor) -> tupl
         keypoints: ``(batch, frames, joints, 2)`` in any units (pixels, normalised screen coordinates).
         visible: ``(batch, frames, joints)`` bool, the joints that count (missing / masked ones may hold anything).
 
-    Returns float32 ``centre (batch, 1, 1, 2)``: the mean over frames of the per-frame box centres, and ``scale (batch, 1, 1,
-    1)``: half the mean over frames of the per-frame boxes' larger side; frames with fewer than two visible joints
-    are left out, and a window without any such frame (or a degenerate one) gets centre 0 and scale 1. Per window,
-    not per frame, so the person's motion inside the window is kept; ``(keypoints - centre) / scale`` is the same
-    for ``a * keypoints + b`` (any image size, person size or position).
+    Returns float32 ``centre (batch, 1, 1, 2)``: the mean over frames of the per-frame box centres, and ``scale
+    (batch, 1, 1, 1)``: half the mean over frames of the per-frame boxes' larger side; frames with fewer than two
+    visible joints are left out, and a window without any such frame (or a degenerate one) gets centre 0 and
+    scale 1. Per window, not per frame, so the person's motion inside the window is kept; ``(keypoints - centre) /
+    scale`` is the same for ``a * keypoints + b`` (any image size, person size or position).
     """
     keypoints = keypoints.float()  # float32 statistics: pixel sums overflow float16 (243 frames of 4K pixels)
     inside = visible[..., None]

@@ -44,8 +44,8 @@ from tqdm.auto import tqdm
 from transformers import Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .camera import normalize_screen_coordinates
 from .auto import TASK_HEADS
+from .camera import normalize_screen_coordinates
 from .completion import complete_sequence
 from .defaults import default_model_path
 from .inference import LIFT_MODES, lift_sequence

@@ -133,7 +133,9 @@ def tile_sequence(num_frames: int, window: int, step: int = 1, margin: int = 0) 
 def stitch(predictions: torch.Tensor | np.ndarray, tiling: Tiling) -> torch.Tensor | np.ndarray:
     """``(num_windows, window, ...)`` predictions of a tiling -> ``(num_frames, ...)`` in frame order."""
     if predictions.shape[:2] != tiling.index.shape:
-        raise ValueError(f"predictions: expected leading shape {tiling.index.shape}, got {tuple(predictions.shape[:2])}")
+        raise ValueError(
+            f"predictions: expected leading shape {tiling.index.shape}, got {tuple(predictions.shape[:2])}"
+        )
     if isinstance(predictions, torch.Tensor):
         rows = torch.from_numpy(tiling.owned_rows)
         return predictions[rows, torch.from_numpy(tiling.owned_positions)]
@@ -167,7 +169,8 @@ def run_windows(
     outputs = []
     for part in batch_slices(rows.shape[0], batch_size):
         frames = rows[part]
-        outputs.append(predict(sequence[frames].to(device=device, dtype=dtype), hidden[frames].to(device)).float().cpu())
+        windows = sequence[frames].to(device=device, dtype=dtype)
+        outputs.append(predict(windows, hidden[frames].to(device)).float().cpu())
         if progress is not None:
             progress(frames.shape[0])
     return torch.cat(outputs, dim=0)
