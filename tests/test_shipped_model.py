@@ -1,4 +1,5 @@
-"""The checkpoint shipped in pretrained/ loads, lifts, and is as accurate as its card says."""
+"""The checkpoints shipped in pretrained/ (and packaged as the defaults) load, run, match the library's code and are
+as accurate as their cards say."""
 
 from __future__ import annotations
 
@@ -11,11 +12,18 @@ import torch
 
 from mpm_hf import MPMForPoseLifting
 from mpm_hf.auto import HUB_PIPELINE_FILE, HUB_PIPELINE_SOURCE
+from mpm_hf.checksums import sha256_file
+from mpm_hf.defaults import DEFAULT_MODEL_FOLDERS, default_model_path
 
 from .conftest import REPO_ROOT
 from .test_modeling_idioms import _needed_python_files
 
-SHIPPED = REPO_ROOT / "pretrained" / "mpm-h36m-27f"
+PRETRAINED = REPO_ROOT / "pretrained"
+FOLDERS = sorted(path for path in PRETRAINED.iterdir() if (path / "config.json").is_file())
+LIFTING = [path for path in FOLDERS if json.loads((path / "config.json").read_text())["architectures"] == [
+    "MPMForPoseLifting"]]
+SHIPPED = next(path for path in LIFTING if path.name == "mpm-h36m-27f-lifting") if any(
+    path.name == "mpm-h36m-27f-lifting" for path in LIFTING) else LIFTING[0]
 
 
 def test_shipped_model_loads_and_lifts_a_generated_sequence():
@@ -36,18 +44,34 @@ def test_shipped_model_loads_and_lifts_a_generated_sequence():
 
 
 @pytest.mark.shared_data
-def test_shipped_model_accuracy_on_s9_matches_its_card(shared_data_dir):
+@pytest.mark.parametrize("folder", LIFTING, ids=lambda path: path.name)
+def test_shipped_lifting_accuracy_on_s9_matches_its_card(shared_data_dir, folder):
     from mpm_hf.data.h36m import load_h36m_arrays
     from mpm_hf.evaluation import evaluate_lifting
 
     torch.manual_seed(0)
-    model = MPMForPoseLifting.from_pretrained(SHIPPED).eval()
+    model = MPMForPoseLifting.from_pretrained(folder).eval()
     sequences = load_h36m_arrays(shared_data_dir / "h36m", subjects=("S9",), keypoints="gt", actions=("Walking",))
     report = evaluate_lifting(model, sequences, frame_step=20, progress=False)
-    card = json.loads((SHIPPED / "eval_results.json").read_text())[0]
+    card = next(result for result in json.loads((folder / "eval_results.json").read_text())
+                if result.get("keypoints") == "gt" and result.get("mode", "per_frame") == "per_frame"
+                and "per_action" in result)
     assert report["num_frames"] > 500
-    # every 20th frame of Walking against the card's Walking figure (all its frames; measured 36.75 vs 36.82 mm)
+    # every 20th frame of Walking against the card's Walking figure (all its frames)
     assert abs(report["mpjpe"] - card["per_action"]["Walking"]["mpjpe"]) < 1.5
+
+
+@pytest.mark.parametrize("task", sorted(DEFAULT_MODEL_FOLDERS))
+def test_packaged_defaults_are_the_shipped_folders(task):
+    packaged = default_model_path(task)
+    if packaged is None:
+        pytest.skip(f"no packaged default {task} model")
+    head = {"pose-lifting": "MPMForPoseLifting", "pose-completion": "MPMForPoseCompletion"}[task]
+    (shipped,) = [path for path in FOLDERS
+                  if json.loads((path / "config.json").read_text())["architectures"] == [head]
+                  and sha256_file(path / "model.safetensors") == sha256_file(packaged / "model.safetensors")]
+    for name in ("config.json", "checksums.json"):  # the same files, so the same checksums verify both
+        assert (packaged / name).read_text() == (shipped / name).read_text(), name
 
 
 def test_ship_model_script_writes_weights_card_and_results(tmp_path):
@@ -85,29 +109,31 @@ def test_ship_model_script_writes_weights_card_and_results(tmp_path):
     assert ship_model.main([str(run), str(out), "--results", str(tmp_path / "bad.json")]) == 2
 
 
-def test_shipped_remote_code_is_the_library_code():
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda path: path.name)
+def test_shipped_remote_code_is_the_library_code(folder):
     # `trust_remote_code=True` users run the .py files the config names (auto_map, custom_pipelines) and what they
     # import: they must be the library as it is, and the folder holds no others. To refresh them:
-    # MPMForPoseLifting.from_pretrained(SHIPPED).save_pretrained(SHIPPED) (the weights file stays byte for byte)
-    needed = _needed_python_files(SHIPPED)
+    # <Head>.from_pretrained(folder).save_pretrained(folder) (the weights file stays byte for byte)
+    needed = _needed_python_files(folder)
     assert {"configuration_mpm.py", "modeling_mpm.py"} <= needed
-    assert {path.name for path in SHIPPED.glob("*.py")} == needed
+    assert {path.name for path in folder.glob("*.py")} == needed
     library = REPO_ROOT / "src" / "mpm_hf"
     source = {name: library / name for name in needed} | {HUB_PIPELINE_FILE: HUB_PIPELINE_SOURCE}
-    stale = [name for name in sorted(needed) if (SHIPPED / name).read_text() != source[name].read_text()]
-    assert not stale, f"pretrained/mpm-h36m-27f has stale copies of {stale}"
+    stale = [name for name in sorted(needed) if (folder / name).read_text() != source[name].read_text()]
+    assert not stale, f"{folder} has stale copies of {stale}"
 
 
-def test_shipped_config_declares_what_its_head_saves_today(tmp_path):
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda path: path.name)
+def test_shipped_config_declares_what_its_head_saves_today(tmp_path, folder):
     # no stale auto_map entry (another head, a class the folder's code does not define) and the head's pipeline
     import mpm_hf
 
-    shipped = json.loads((SHIPPED / "config.json").read_text())
+    shipped = json.loads((folder / "config.json").read_text())
     (architecture,) = shipped["architectures"]
-    getattr(mpm_hf, architecture)(mpm_hf.MPMConfig.from_pretrained(SHIPPED)).save_pretrained(tmp_path)
+    getattr(mpm_hf, architecture)(mpm_hf.MPMConfig.from_pretrained(folder)).save_pretrained(tmp_path)
     fresh = json.loads((tmp_path / "config.json").read_text())
     assert shipped["auto_map"] == fresh["auto_map"]
     assert shipped.get("custom_pipelines") == fresh.get("custom_pipelines")
-    defined = set(re.findall(r"^class (\w+)\(", (SHIPPED / "modeling_mpm.py").read_text(), flags=re.MULTILINE))
-    defined |= set(re.findall(r"^class (\w+)\(", (SHIPPED / "configuration_mpm.py").read_text(), flags=re.MULTILINE))
+    defined = set(re.findall(r"^class (\w+)\(", (folder / "modeling_mpm.py").read_text(), flags=re.MULTILINE))
+    defined |= set(re.findall(r"^class (\w+)\(", (folder / "configuration_mpm.py").read_text(), flags=re.MULTILINE))
     assert {reference.split(".")[1] for reference in shipped["auto_map"].values()} <= defined

@@ -165,12 +165,13 @@ def window_normalization(keypoints: torch.Tensor, visible: torch.Tensor) -> tupl
         keypoints: ``(batch, frames, joints, 2)`` in any units (pixels, normalised screen coordinates).
         visible: ``(batch, frames, joints)`` bool, the joints that count (missing / masked ones may hold anything).
 
-    Returns ``centre (batch, 1, 1, 2)``: the mean over frames of the per-frame box centres, and ``scale (batch, 1, 1,
-    1)``: half the mean over frames of the per-frame boxes' larger side; frames with fewer than two visible joints
-    are left out, and a window without any such frame (or a degenerate one) gets centre 0 and scale 1. Per window,
-    not per frame, so the person's motion inside the window is kept; ``(keypoints - centre) / scale`` is the same
-    for ``a * keypoints + b`` (any image size, person size or position).
+    Returns float32 ``centre (batch, 1, 1, 2)``: the mean over frames of the per-frame box centres, and ``scale
+    (batch, 1, 1, 1)``: half the mean over frames of the per-frame boxes' larger side; frames with fewer than two
+    visible joints are left out, and a window without any such frame (or a degenerate one) gets centre 0 and
+    scale 1. Per window, not per frame, so the person's motion inside the window is kept; ``(keypoints - centre) /
+    scale`` is the same for ``a * keypoints + b`` (any image size, person size or position).
     """
+    keypoints = keypoints.float()  # float32 statistics: pixel sums overflow float16 (243 frames of 4K pixels)
     inside = visible[..., None]
     lowest = torch.where(inside, keypoints, torch.inf).amin(dim=2)  # (batch, frames, 2)
     highest = torch.where(inside, keypoints, -torch.inf).amax(dim=2)
@@ -907,7 +908,8 @@ class MPMModel(MPMPreTrainedModel):
             if temporal_mask is not None:
                 visible = visible & ~temporal_mask[..., None]
             centre, scale = window_normalization(poses.detach(), visible)
-            poses = (poses - centre) / scale
+            # in float32, then the model's dtype: a float16 / bfloat16 model gets normalised values, not rounded pixels
+            poses = ((poses.float() - centre) / scale).to(self.spatial_mask_token_2d.dtype)
         if spatial_mask is not None:
             token = self.spatial_mask_token_2d if coords == 2 else self.spatial_mask_token_3d
             poses = torch.where(spatial_mask[..., None], token.to(poses.dtype), poses)
@@ -930,7 +932,7 @@ class MPMModel(MPMPreTrainedModel):
             poses = poses.gather(1, visible_frames[:, :, None, None].expand(-1, -1, num_joints, coords))
 
         encoder = self.encoder_2d if coords == 2 else self.encoder_3d
-        hidden_states = self.spatial_mlp(encoder(poses.flatten(2)))
+        hidden_states = self.spatial_mlp(encoder(poses.flatten(2).to(self.spatial_mask_token_2d.dtype)))
         output_hidden_states = bool(output_hidden_states)
         hidden_states, all_hidden_states = self.temporal_transformer(
             hidden_states, visible_frames, output_hidden_states
