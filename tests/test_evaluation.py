@@ -157,3 +157,21 @@ def test_evaluate_script_loads_each_checkpoint_into_its_own_head(tmp_path):
             script._model_class(path, None)
     with pytest.raises(ValueError, match="--model: .*completion needs a checkpoint of MPMForPoseCompletion"):
         script._model_class(lifting, "3d")
+
+
+def test_completion_tables_with_the_given_joints_kept_score_only_the_hidden_ones():
+    from mpm_hf import MPMConfig, MPMForPoseCompletion
+    from mpm_hf.data.synthetic import synthetic_sequences
+    from mpm_hf.evaluation import evaluate_completion
+
+    torch.manual_seed(0)
+    model = MPMForPoseCompletion(MPMConfig(num_frames=9, hidden_size=16, intermediate_size=32, num_attention_heads=2,
+                                           num_hidden_layers=1)).eval()
+    sequences = synthetic_sequences(num_sequences=2, num_frames=60, seed=0)
+    settings = {"left arm": (("left_arm",), 0), "none": ((), 0)}
+    raw = evaluate_completion(model, sequences, "3d", settings, frame_step=5, progress=False)
+    kept = evaluate_completion(model, sequences, "3d", settings, frame_step=5, progress=False, keep_visible=True)
+    assert kept["none"] == 0.0 and raw["none"] > 0  # nothing hidden: the given poses, exactly
+    assert 0 < kept["left arm"] < raw["left arm"]  # 3 of 17 joints scored as predicted, 14 as given
+    with pytest.raises(ValueError, match="keep_visible"):
+        evaluate_completion(model, sequences, "2d", settings, progress=False, keep_visible=True)

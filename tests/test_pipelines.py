@@ -359,7 +359,7 @@ def root_relative_sequence(num_frames: int, seed: int = 0) -> np.ndarray:
 def test_completion_masks_nan_and_occluded_joints(completer):
     poses = root_relative_sequence(WINDOW)
     poses[:, 3] = np.nan
-    result = completer(poses, occluded_joints=["left_arm"])
+    result = completer(poses, occluded_joints=["left_arm"], keep_visible=False)
     expected_mask = np.zeros((WINDOW, 17), dtype=bool)
     expected_mask[:, [3, 11, 12, 13]] = True
     np.testing.assert_array_equal(result["missing"], expected_mask)
@@ -380,7 +380,7 @@ def tiled_completion(model, poses: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def test_completion_of_a_short_sequence_is_edge_padded(completer):
     poses = root_relative_sequence(6, seed=2)
-    result = completer(poses, occluded_joints="right_leg")
+    result = completer(poses, occluded_joints="right_leg", keep_visible=False)
     mask = np.zeros((6, 17), dtype=bool)
     mask[:, [1, 2, 3]] = True
     np.testing.assert_allclose(result["poses_3d"], tiled_completion(completer.model, poses, mask), atol=1e-5)
@@ -398,7 +398,7 @@ def test_completion_of_a_long_sequence_is_batched_and_root_relative(completer):
     np.testing.assert_allclose(one["poses_3d"], many["poses_3d"], atol=1e-5)
     np.testing.assert_array_equal(one["missing"][:, [9, 10, 16]], True)
     np.testing.assert_array_equal(one["missing"][::7, 14], True)
-    direct = complete_sequence(completer.model, poses, occluded_joints=[16, "head"])
+    direct = complete_sequence(completer.model, poses, occluded_joints=[16, "head"], keep_visible=True)
     np.testing.assert_allclose(many["poses_3d"], direct, atol=1e-6)
 
 
@@ -746,3 +746,15 @@ def test_a_cuda_device_without_cuda_is_a_clear_error(lifting_dir):
             MPMPoseLiftingPipeline(model=model, device=device)
     with pytest.raises(ValueError, match="device: expected"):
         MPMPoseLiftingPipeline(model=model, device="gpu please")
+
+
+def test_completion_keeps_the_given_joints_unless_asked_not_to(completer):
+    poses = root_relative_sequence(40, seed=5)
+    kept = completer(poses, occluded_joints="left_arm")
+    raw = completer(poses, occluded_joints="left_arm", keep_visible=False)
+    hidden = kept["missing"]
+    np.testing.assert_allclose(kept["poses_3d"][~hidden], (poses - poses[:, :1])[~hidden], atol=1e-6)
+    np.testing.assert_allclose(kept["poses_3d"][hidden], raw["poses_3d"][hidden], atol=1e-6)
+    assert not np.allclose(raw["poses_3d"][~hidden], poses[~hidden], atol=1e-3)  # the model's own output
+    with pytest.raises(ValueError, match="keep_visible"):
+        completer(poses, keep_visible="yes")

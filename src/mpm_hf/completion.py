@@ -27,6 +27,7 @@ def complete_sequence(
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
     margin: int | None = None,
+    keep_visible: bool = False,
 ) -> np.ndarray:
     """Complete one sequence ``(N, J, 3)`` (metres, root-relative) or ``(N, J, 2)`` (normalised screen).
 
@@ -40,6 +41,8 @@ def complete_sequence(
         progress: called with the number of frames finished after every batch.
         margin: context positions on each side of a window's predicted part (default
             :func:`mpm_hf.inference.default_margin`).
+        keep_visible: with 3D input, return the visible joints as given (root-relative) and the model's output only
+            at the hidden ones; ``False`` (the paper's protocol): every joint is the model's output.
 
     Returns:
         ``(N, J, 3)`` float32, metres, pelvis at the origin.
@@ -81,4 +84,9 @@ def complete_sequence(
 
     report = None if progress is None else (lambda done: progress(min(done * (window - 2 * margin), num_frames)))
     predictions = run_windows(predict, sequence, hidden, tiling.index, batch_size, device, dtype, report)
-    return stitch(predictions, tiling).numpy()
+    completed = stitch(predictions, tiling)
+    if keep_visible and sequence.shape[-1] == 3:
+        # the given joints, root-relative; a frame whose pelvis is hidden has no reference: the model's output
+        keep = ~hidden & ~hidden[:, :1]
+        completed = torch.where(keep[..., None], sequence - sequence[:, :1], completed)
+    return completed.numpy()

@@ -117,6 +117,7 @@ def evaluate_completion(
     downsample: int | None = None,
     seed: int = 0,
     progress: bool = True,
+    keep_visible: bool = False,
 ) -> dict[str, float]:
     """Centre-frame MPJPE (mm) of a completion model with named body parts occluded (the paper's Tables 3-4).
 
@@ -124,7 +125,11 @@ def evaluate_completion(
     then fed masked to the lifting head). ``settings`` maps a row name to (body parts, 0) or ("random", k).
     Joints missing from the input (non-finite coordinates, or for 2D ``valid`` False, e.g. the neck of the
     MPII-format detections) are fed masked in every setting. ``downsample`` defaults to ``model.config.downsample``.
+    ``keep_visible`` (3D only): the visible joints are scored as given, the model's output only at the hidden ones
+    (the pose-completion pipeline's default); by default every joint is the model's output, as the paper scores it.
     """
+    if keep_visible and modality != "3d":
+        raise ValueError(f"keep_visible: only meaningful for modality='3d' (the given joints are 3D), got {modality!r}")
     settings = settings or (COMPLETION_SETTINGS_2D if modality == "2d" else COMPLETION_SETTINGS_3D)
     if downsample is None:
         downsample = int(getattr(model.config, "downsample", 1))
@@ -156,6 +161,10 @@ def evaluate_completion(
                 output = model(poses=windows.to(device), spatial_mask=torch.from_numpy(mask).to(device))
                 predicted = output.poses_3d
                 centre = predicted[:, 0] if predicted.shape[1] == 1 else predicted[:, num_frames // 2]
+                if keep_visible:
+                    given = torch.from_numpy(inputs[rows[:, num_frames // 2]]).to(centre.device)
+                    centre = torch.where(torch.from_numpy(mask[:, num_frames // 2, :, None]).to(centre.device),
+                                         centre, given - given[:, :1])
                 errors.append(mpjpe(centre.float().cpu(), target[part], reduce="none"))
         results[name] = 1000.0 * float(torch.cat(errors).mean())
     return results

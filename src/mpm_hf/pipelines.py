@@ -414,11 +414,12 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
 
     Call parameters: ``occluded_joints`` (body parts such as ``"left_arm"``, see
     ``mpm_hf.masking.BODY_PARTS``, and/or joint indices, hidden in every frame), ``keypoint_format="h36m"``
-    (or ``"h36m32"``), ``batch_size=256`` (windows per forward pass), ``progress=False``.
+    (or ``"h36m32"``), ``keep_visible=True`` (the given joints are returned as given, only the hidden ones come
+    from the model; ``False``: every joint is the model's output, as the paper's tables score it),
+    ``batch_size=256`` (windows per forward pass), ``progress=False``.
 
-    Returns a dict: ``poses_3d`` ``(frames, 17, 3)`` float32 metres, pelvis at 0 (every joint is the model's
-    prediction, the visible ones included); ``joint_names``; ``missing`` ``(frames, 17)`` bool, the joints
-    that were hidden; ``units`` ``"m"``.
+    Returns a dict: ``poses_3d`` ``(frames, 17, 3)`` float32 metres, pelvis at 0; ``joint_names``; ``missing``
+    ``(frames, 17)`` bool, the joints that were hidden (completed by the model); ``units`` ``"m"``.
     """
 
     model_class = MPMForPoseCompletion
@@ -430,9 +431,12 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
         keypoint_format: str | None = None,
         window_batch_size: int | None = None,
         progress: bool | None = None,
+        keep_visible: bool | None = None,
     ) -> tuple[dict, dict, dict]:
         preprocess: dict[str, Any] = {}
         forward: dict[str, Any] = {}
+        if keep_visible is not None:
+            forward["keep_visible"] = _check_bool(keep_visible, "keep_visible")
         if occluded_joints is not None:
             if not isinstance(occluded_joints, (str, int)):
                 occluded_joints = list(occluded_joints)
@@ -472,7 +476,7 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
         return {"poses_3d": converted, "missing": hidden}
 
     def _forward(
-        self, model_inputs: dict[str, Any], batch_size: int = 256, progress: bool = False
+        self, model_inputs: dict[str, Any], batch_size: int = 256, progress: bool = False, keep_visible: bool = True
     ) -> dict[str, Any]:
         num_frames = len(model_inputs["poses_3d"])
         with self._progress_bar(num_frames, progress, "completing") as bar:
@@ -482,6 +486,7 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
                 missing=model_inputs["missing"],
                 batch_size=batch_size,
                 progress=_progress_callback(bar),
+                keep_visible=keep_visible,
             )
         return {"poses_3d": poses_3d, "missing": model_inputs["missing"]}
 
