@@ -528,9 +528,10 @@ def command_export(args: argparse.Namespace) -> int:
 
     if Path(args.output).suffix.lower() != ".onnx":
         raise UsageError(f"--output: expected a .onnx file, got {Path(args.output).name!r}")
-    _check_model_location(args.model)
-    location = Path(args.model).expanduser()
-    name = str(location) if location.exists() else args.model
+    model_location = _model_location(args, "pose-lifting")
+    _check_model_location(model_location)
+    location = Path(model_location).expanduser()
+    name = str(location) if location.exists() else model_location
     try:
         with _quiet_loading():
             # default: the task the checkpoint was trained for; head_class_for checks an explicit --task against it
@@ -630,7 +631,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(handler=command_info)
 
     export = commands.add_parser("export", help="write a lifting or completion model as ONNX (dynamic batch)")
-    export.add_argument("--model", required=True, help="a model folder or a Hugging Face Hub repo id")
+    export.add_argument("--model", help="a model folder or a Hugging Face Hub repo id (default: the packaged "
+                                        "pose-lifting model)")
     export.add_argument("--output", required=True, help="the .onnx file to write")
     export.add_argument("--opset", type=int, help="ONNX opset, 18 or more (default: torch's exporter's)")
     export.add_argument("--task", choices=("lifting", "completion"),
