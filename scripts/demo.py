@@ -1,8 +1,8 @@
-"""The main job end to end: lift real 2D keypoints to 3D with the shipped model, animate, and evaluate it.
+"""The main job end to end: lift real 2D keypoints to 3D with the default model, animate, and evaluate it.
 
     python scripts/demo.py            # what `make demo` runs
 
-1. Loads the shipped checkpoint ``pretrained/mpm-h36m-27f`` through ``pipeline("pose-lifting")``.
+1. ``pipeline("pose-lifting")``: the packaged default lifting model (or ``--model``).
 2. Lifts the real in-the-wild HRNet sequence in ``../shared/data/inthewild/`` (or, when that folder is absent, a
    sequence the package generates), writes ``outputs/demo/poses_3d.npz`` and ``outputs/demo/animation.gif``.
 3. Evaluates the model on a subsample of Human3.6M S9 (when ``../shared/data/h36m`` exists) with ground-truth 2D
@@ -21,14 +21,13 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO_ROOT / "pretrained" / "mpm-h36m-27f"
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
 INTHEWILD_IMAGE_SIZE = (1280, 720)  # the HRNet sample's person box is centred on a 1280x720 frame
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--model", default=None, help="a lifting model folder (default: the packaged default)")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
     parser.add_argument("--output-dir", default=str(REPO_ROOT / "outputs" / "demo"))
     parser.add_argument("--frame-step", type=int, default=10, help="S9 subsample: every n-th frame")
@@ -46,13 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    if not Path(args.model).is_dir():
-        print(f"error: the shipped model folder {args.model} is missing", file=sys.stderr)
+    from mpm_hf.defaults import default_model_path
+
+    location = args.model or default_model_path("pose-lifting")
+    if location is None or not Path(location).is_dir():
+        print(f"error: no lifting model at {location} (the packaged default is missing: pass --model)", file=sys.stderr)
         return 1
-    model = MPMForPoseLifting.from_pretrained(args.model).eval()
+    model = MPMForPoseLifting.from_pretrained(location).eval()
     lifter = pipeline("pose-lifting", model=model)
-    print(f"[demo] model {args.model}: {model.config.num_frames} frames, "
-          f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
+    print(f"[demo] model {location}: {model.config.num_frames} frames, "
+          f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, input normalisation "
+          f"{model.config.input_normalization!r}")
 
     data_dir = Path(args.data_dir)
     wild = data_dir / "inthewild" / "mhformer_demo_sample_video_keypoints.npz"
@@ -70,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     np.savez(output_dir / "poses_3d.npz", poses_3d=result["poses_3d"], keypoints_2d=keypoints_2d,
              missing=result["missing"], joint_names=np.array(result["joint_names"]))
     animation = render_animation(result["poses_3d"], keypoints_2d, output_dir / "animation.gif", fps=25,
-                                 max_frames=args.max_frames, title="MPM lifting", progress=False)
+                                 max_frames=args.max_frames, title="MPM lifting", progress=False,
+                                 missing=result["missing"])
     print(f"[demo] lifted {source} -> {output_dir / 'poses_3d.npz'}, animation {animation}")
 
     summary = {"input": source, "poses_3d": str(output_dir / "poses_3d.npz"), "animation": str(animation)}

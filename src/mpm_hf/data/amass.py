@@ -55,6 +55,7 @@ import numpy as np
 import torch
 
 from ..camera import normalize_intrinsics, normalize_screen_coordinates, project_to_2d, world_to_camera
+from ..frame_rate import resample_indices  # one implementation, shared with the pipelines
 from ..keypoints import H36M_17
 from .h36m import h36m_features
 
@@ -269,26 +270,6 @@ def load_joint_regressor(
             f"{where}: has {array.shape[1]} vertex columns, the body model has {num_vertices} vertices"
         )
     return array
-
-
-def resample_indices(
-    num_frames: int, source_fps: float, target_fps: float | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Source frames and weights for resampling: output frame ``k`` = ``(1 - w_k) x[i_k] + w_k x[i_k + 1]``.
-
-    Returns ``(i (n_out,) int64, w (n_out,) float64)``, sampling times ``k / target_fps``;
-    ``target_fps=None`` keeps every frame.
-    """
-    if num_frames < 1:
-        raise ValueError("cannot resample an empty sequence")
-    if target_fps is None or target_fps == source_fps:
-        return np.arange(num_frames), np.zeros(num_frames)
-    if source_fps <= 0 or target_fps <= 0:
-        raise ValueError(f"frame rates must be positive, got source {source_fps} and target {target_fps}")
-    num_out = int(np.floor((num_frames - 1) * target_fps / source_fps + 1e-9)) + 1
-    times = np.arange(num_out) * (source_fps / target_fps)
-    first = np.minimum(np.floor(times + 1e-9).astype(np.int64), num_frames - 1)
-    return first, np.clip(times - first, 0.0, 1.0)
 
 
 def _nearest(first: np.ndarray, weight: np.ndarray, num_frames: int) -> np.ndarray:
