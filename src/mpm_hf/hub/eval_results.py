@@ -90,6 +90,8 @@ def result_rows(results: Any, default_task: str, default_dataset: str) -> list[R
         protocol = None
         if report.get("mode"):
             protocol = str(report["mode"]) + (", flip test" if report.get("flip_test") else "")
+        if report.get("keep_visible"):  # completion scored with the given joints kept (the pipeline's output)
+            protocol = ", ".join(part for part in (protocol, "given joints kept") if part)
         common = dict(task=task, dataset_id=dataset_id(report.get("dataset", default_dataset)), split=split,
                       keypoints=str(report["keypoints"]) if report.get("keypoints") else None, protocol=protocol)
         found = False
