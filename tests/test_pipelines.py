@@ -758,3 +758,25 @@ def test_completion_keeps_the_given_joints_unless_asked_not_to(completer):
     assert not np.allclose(raw["poses_3d"][~hidden], poses[~hidden], atol=1e-3)  # the model's own output
     with pytest.raises(ValueError, match="keep_visible"):
         completer(poses, keep_visible="yes")
+
+
+def test_a_checkpoint_missing_weights_the_task_runs_is_refused(lifting_dir, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from mpm_hf.checksums import write_checksums
+
+    partial = tmp_path / "partial"
+    MPMForPoseLifting.from_pretrained(lifting_dir).save_pretrained(partial)
+    weights = load_file(partial / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if not k.startswith("centre_head.")}, partial / "model.safetensors",
+              metadata={"format": "pt"})
+    write_checksums(partial)
+    model = MPMForPoseLifting.from_pretrained(partial)
+    assert model.missing_weights and all(name.startswith("centre_head.") for name in model.missing_weights)
+    with pytest.raises(ValueError, match="were not in the checkpoint and are random"):
+        MPMPoseLiftingPipeline(model=model, device="cpu")
+    # weights the lifting pipeline never runs may be absent (a converted released lifting checkpoint has no 3D encoder)
+    save_file({k: v for k, v in weights.items() if not k.startswith("mpm.encoder_3d.")}, partial / "model.safetensors",
+              metadata={"format": "pt"})
+    write_checksums(partial)
+    MPMPoseLiftingPipeline(model=MPMForPoseLifting.from_pretrained(partial), device="cpu")

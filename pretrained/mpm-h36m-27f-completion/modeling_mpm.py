@@ -810,11 +810,19 @@ class MPMPreTrainedModel(PreTrainedModel):
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         """``PreTrainedModel.from_pretrained`` after the checks of ``mpm_hf.checksums``: a local path that does not
         exist is a ``FileNotFoundError`` at once, and the files ``checksums.json`` lists are hashed before anything is
-        parsed (a mismatch or a malformed ``checksums.json`` is a ``ValueError`` naming the file)."""
+        parsed (a mismatch or a malformed ``checksums.json`` is a ``ValueError`` naming the file).
+
+        The load report is kept, not only logged: ``model.missing_weights`` lists the weights the checkpoint did not
+        have (or had with another shape), which are randomly initialised; the pipelines refuse a model whose task
+        needs any of them."""
         if cls._checkpoint_integrity is not None and pretrained_model_name_or_path is not None:
             pretrained_model_name_or_path = cls._checkpoint_integrity.check_local_path(pretrained_model_name_or_path)
             cls._checkpoint_integrity.verify_checksums(pretrained_model_name_or_path, **kwargs)
-        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        wants_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True, **kwargs)
+        mismatched = {entry[0] if isinstance(entry, (tuple, list)) else entry for entry in info["mismatched_keys"]}
+        model.missing_weights = tuple(sorted(set(info["missing_keys"]) | mismatched))
+        return (model, info) if wants_info else model
 
     @torch.no_grad()
     def fuse(self) -> MPMPreTrainedModel:

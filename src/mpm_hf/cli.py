@@ -6,10 +6,10 @@ Examples::
     mpm-hf lift alphapose-results.json --output poses.npz            # the packaged default model, main person
     mpm-hf lift openpose_json/ --fps 30 --all-tracks --output poses.npz
     mpm-hf lift keypoints.npz --model pretrained/mpm-h36m-27f --output poses.npz --image-size 1920x1080
-    mpm-hf complete partial.npz --model pretrained/mpm-completion --output full.npz --occlude left_arm,legs
+    mpm-hf complete partial.npz --output full.npz --occlude left_arm,legs   # pretrained/mpm-h36m-27f-completion
     mpm-hf render poses.npz --output poses.gif --fps 25
-    mpm-hf info --model pretrained/mpm-h36m-27f
-    mpm-hf export --model pretrained/mpm-h36m-27f --output mpm-h36m-27f.onnx
+    mpm-hf info --model pretrained/mpm-h36m-27f-lifting
+    mpm-hf export --model pretrained/mpm-h36m-27f-lifting --output mpm-h36m-27f-lifting.onnx
 
 Inputs of ``lift``: a detector's own output (an OpenPose ``--write_json`` folder, MMPose, AlphaPose or COCO
 keypoint-results JSON, MediaPipe Pose landmarks; see :mod:`mpm_hf.readers`, detected automatically, the joint order
@@ -554,8 +554,9 @@ def command_export(args: argparse.Namespace) -> int:
 def _add_common(parser: argparse.ArgumentParser, formats: Sequence[str], task: str) -> None:
     parser.add_argument("input", metavar="INPUT", help="a .npz, .npy or .json file" + (
         ", or a detector's output file / OpenPose folder" if task == "pose-lifting" else ""))
+    shipped = {"pose-lifting": "mpm-h36m-27f-lifting", "pose-completion": "mpm-h36m-27f-completion"}[task]
     parser.add_argument("--model", help="a model folder or a Hugging Face Hub repo id (default: the packaged "
-                                        f"{task} model)")
+                                        f"{task} model, pretrained/{shipped} of the repository)")
     parser.add_argument("--output", required=True, help="the .npz file to write")
     parser.add_argument("--format", default=None if task == "pose-lifting" else "h36m", choices=formats,
                         help="joint order of the input (default: the detector file's, else h36m)")

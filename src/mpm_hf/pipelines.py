@@ -7,7 +7,7 @@ Usage::
     from mpm_hf.pipelines import register_pipelines
 
     register_pipelines()  # done once by ``import mpm_hf``
-    lifter = pipeline("pose-lifting", model="pretrained/mpm-h36m-27f")  # a folder, a Hub repo or a model
+    lifter = pipeline("pose-lifting")  # the packaged default; or model= a folder, a Hub repo or a model
     result = lifter(keypoints, image_size=(1920, 1080), keypoint_format="coco")
     result["poses_3d"]  # (frames, 17, 3) float32, metres
 
@@ -178,6 +178,7 @@ class _MPMPipeline(Pipeline):
     _load_tokenizer = False
     model_class: type[torch.nn.Module]
     task_heads: str  # key of mpm_hf.auto.TASK_HEADS: the checkpoints this pipeline may run
+    unused_weights: tuple[str, ...] = ()  # weight-name prefixes the pipeline never runs (may be missing)
 
     def __init__(self, model: torch.nn.Module, *args: Any, **kwargs: Any):
         if not isinstance(model, self.model_class):
@@ -195,6 +196,14 @@ class _MPMPipeline(Pipeline):
                 f"{self.model_class.__name__} checkpoint"
             )
         _check_device(kwargs.get("device"))
+        # the load report (MPMPreTrainedModel.from_pretrained): weights this task runs that were not in the checkpoint
+        missing = [name for name in getattr(model, "missing_weights", ()) if not name.startswith(self.unused_weights)]
+        if missing:
+            shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+            raise ValueError(
+                f"model: {len(missing)} weights {type(self).__name__} runs were not in the checkpoint and are random "
+                f"({shown}); load a checkpoint trained for this task"
+            )
         window_batch_size = kwargs.pop("batch_size", None)
         super().__init__(model, *args, **kwargs)
         self.model.eval()
@@ -262,6 +271,7 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
 
     model_class = MPMForPoseLifting
     task_heads = "lifting"
+    unused_weights = ("mpm.encoder_3d.", "mpm.spatial_mask_token_3d")  # lifting reads 2D only
 
     def _sanitize_parameters(
         self,
@@ -424,6 +434,7 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
 
     model_class = MPMForPoseCompletion
     task_heads = "completion"
+    unused_weights = ("mpm.encoder_2d.", "mpm.spatial_mask_token_2d")  # this pipeline completes 3D input
 
     def _sanitize_parameters(
         self,
