@@ -44,6 +44,7 @@ from transformers.utils import logging as transformers_logging
 
 from . import __version__, modeling_mpm
 from .auto import TASK_HEADS, head_class_for
+from .checksums import looks_like_local_path
 from .defaults import default_model_path
 from .keypoints import get_skeleton, model_skeleton
 from .pipelines import KEYPOINT_FORMATS, register_pipelines
@@ -299,7 +300,7 @@ def _check_model_location(model: str) -> None:
     if location.exists():
         if not (location / "config.json").is_file():
             raise UsageError(f"--model: {model} is not a model folder (no config.json)")
-    elif model.startswith((".", "/", "~")) or model.count("/") > 1 or Path(model.split("/")[0]).is_dir():
+    elif looks_like_local_path(model):
         raise UsageError(f"--model: no such folder: {model}")
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
-from .inference import default_margin
+from .inference import default_margin, input_dtype
 from .masking import resolve_joints
 from .windowing import run_windows, stitch, tile_sequence
 
@@ -49,9 +49,7 @@ def complete_sequence(
     """
     config = model.config
     device = next(model.parameters()).device
-    dtype = next(model.parameters()).dtype
-    if getattr(model.config, "input_normalization", "screen") == "window":
-        dtype = torch.float32  # the model normalises windows in float32 first (pixels would round in float16)
+    dtype = input_dtype(model)
     sequence = torch.as_tensor(
         poses.detach().cpu() if torch.is_tensor(poses) else np.asarray(poses, np.float32), dtype=torch.float32
     )

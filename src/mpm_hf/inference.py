@@ -24,6 +24,14 @@ from .windowing import centred_windows, flip_windows, merge_flipped, run_windows
 LIFT_MODES = ("per_frame", "sequence")
 
 
+def input_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The dtype windows are fed in: the model's, except float32 for window-normalised models, which normalise in
+    float32 first (pixels would round in float16 / bfloat16) and cast after."""
+    if getattr(model.config, "input_normalization", "screen") == "window":
+        return torch.float32
+    return next(model.parameters()).dtype
+
+
 def default_margin(num_frames: int) -> int:
     """Context positions on each side of the owned part of a fast-mode window: a sixth of the window (27 -> 4)."""
     return num_frames // 6
@@ -80,9 +88,7 @@ def lift_sequence(
         raise ValueError(f"mode: expected one of {LIFT_MODES}, got {mode!r}")
     config = model.config
     device = next(model.parameters()).device
-    dtype = next(model.parameters()).dtype
-    if getattr(model.config, "input_normalization", "screen") == "window":
-        dtype = torch.float32  # the model normalises windows in float32 first (pixels would round in float16)
+    dtype = input_dtype(model)
     keypoints = torch.as_tensor(np.asarray(keypoints_2d, dtype=np.float32) if not torch.is_tensor(keypoints_2d)
                                 else keypoints_2d, dtype=torch.float32)
     if keypoints.dim() != 3 or keypoints.shape[-1] != 2 or keypoints.shape[1] != config.num_joints:

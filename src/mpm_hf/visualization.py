@@ -152,6 +152,14 @@ def _center_and_radius(points: np.ndarray, root: int) -> tuple[np.ndarray, float
     return center, float(extent * 1.1) if extent > 0 else 1.0
 
 
+def _animation_boxes(panels: Sequence[np.ndarray], root: int) -> tuple[list[np.ndarray], float]:
+    """Per-frame box centres (the first panel's root) and one half-size for a whole animation, covering every
+    finite joint of every panel ``(T, J, 3)``, so the skeletons move inside a box of fixed size."""
+    centers = [_center_and_radius(frame, root)[0] for frame in panels[0]]
+    offsets = np.concatenate([np.abs(p - np.asarray(centers)[:, None, :])[np.isfinite(p).all(-1)] for p in panels])
+    return centers, 1.1 * float(offsets.max()) if offsets.size and offsets.max() > 0 else 1.0
+
+
 def _set_box(ax: Axes3D, center: np.ndarray, radius: float) -> None:
     ax.set_xlim3d(center[0] - radius, center[0] + radius)
     ax.set_ylim3d(center[1] - radius, center[1] + radius)
@@ -404,11 +412,7 @@ def render_animation(
     path = _output_path(output_path)
 
     points = _plot_axes(poses[:num_frames], coordinates)
-    root = _root_index(skeleton)
-    centers = [_center_and_radius(frame, root)[0] for frame in points]
-    finite = np.isfinite(points).all(axis=-1)
-    offsets = np.abs(points - np.asarray(centers)[:, None, :])[finite]
-    radius = 1.1 * float(offsets.max()) if offsets.size and offsets.max() > 0 else 1.0
+    centers, radius = _animation_boxes([points], _root_index(skeleton))
 
     num_panels = 1 if keypoints is None else 2
     figure = _new_figure((5.0 * num_panels, 5.0))
@@ -488,10 +492,7 @@ def render_comparison(
     writer = _movie_writer(Path(output_path), fps)
     path = _output_path(output_path)
     points = [_plot_axes(poses[:num_frames], coordinates) for poses in (first, second)]
-    root = _root_index(skeleton)
-    centers = [_center_and_radius(frame, root)[0] for frame in points[0]]
-    offsets = np.concatenate([np.abs(p - np.asarray(centers)[:, None, :])[np.isfinite(p).all(-1)] for p in points])
-    radius = 1.1 * float(offsets.max()) if offsets.size and offsets.max() > 0 else 1.0
+    centers, radius = _animation_boxes(points, _root_index(skeleton))
 
     figure = _new_figure((10.0, 5.0))
     if title:

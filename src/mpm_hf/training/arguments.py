@@ -20,6 +20,7 @@ from typing import Any, get_type_hints
 
 from transformers import HfArgumentParser
 
+from ..checksums import looks_like_local_path
 from ..configuration_mpm import INPUT_NORMALIZATIONS, MASK_STRATEGIES, MPMConfig
 from ..data.corpora import CORPUS_DOWNSAMPLE, corpora_fps
 from .loop import OPTIMIZERS, TRAINING_RANGES, Interval, TrainingConfig, latest_checkpoint
@@ -349,16 +350,14 @@ def validate_arguments(*arguments: Any) -> None:
 def init_from_source(value: str) -> str:
     """What ``--init-from`` names: a local folder (returned with ``~`` expanded) or a Hub repo id (returned as is).
 
-    A string is local when it exists as a folder, starts with ``.``, ``/`` or ``~``, has more than one ``/``, or
-    its first component is an existing local folder (``runs/stage1`` while ``runs/`` exists); a local one that is
-    missing (or a file) raises ``FileNotFoundError`` at once instead of being looked up on the Hub.
+    A string is local when it exists as a folder or :func:`mpm_hf.checksums.looks_like_local_path` says so
+    (``runs/stage1`` while ``runs/`` exists); a local one that is missing (or a file) raises ``FileNotFoundError``
+    at once instead of being looked up on the Hub.
     """
     path = Path(value).expanduser()
     if path.is_dir():
         return str(path)
-    first = value.split("/", 1)[0]
-    local = value.startswith((".", "/", "~")) or value.count("/") > 1 or ("/" in value and Path(first).is_dir())
-    if local or path.exists():
+    if looks_like_local_path(value) or path.exists():
         what = "is a file, not a folder" if path.exists() else "folder not found"
         raise FileNotFoundError(
             f"--init-from: {what}: {value} (expected a saved MPM folder, or a Hub repo id such as user/model)"
