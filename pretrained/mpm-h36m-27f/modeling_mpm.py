@@ -885,6 +885,37 @@ class MPMModel(MPMPreTrainedModel):
         self.temporal_transformer = MPMTemporalTransformer(config)
         self.post_init()
 
+    def prepare_poses(
+        self, poses: torch.Tensor, spatial_mask: torch.Tensor | None, temporal_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """What the encoder reads, without input checks: 2D windows normalised (``input_normalization="window"``,
+        statistics over the joints neither masked nor in masked frames) and masked joints replaced by the spatial
+        mask token. Returns ``(poses, input_centre, input_scale)`` (centre and scale ``None`` when not normalised)."""
+        coords = poses.shape[-1]
+        centre = scale = None
+        if coords == 2 and self.config.input_normalization == "window":
+            visible = torch.isfinite(poses).all(dim=-1)
+            if spatial_mask is not None:
+                visible = visible & ~spatial_mask
+            if temporal_mask is not None:
+                visible = visible & ~temporal_mask[..., None]
+            centre, scale = window_normalization(poses.detach(), visible)
+            # in float32, then the model's dtype: a float16 / bfloat16 model gets normalised values, not rounded pixels
+            poses = ((poses.float() - centre) / scale).to(self.spatial_mask_token_2d.dtype)
+        if spatial_mask is not None:
+            token = self.spatial_mask_token_2d if coords == 2 else self.spatial_mask_token_3d
+            poses = torch.where(spatial_mask[..., None], token.to(poses.dtype), poses)
+        return poses, centre, scale
+
+    def encode_poses(
+        self, poses: torch.Tensor, visible_frames: torch.Tensor | None = None, output_hidden_states: bool = False
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        """Prepared poses ``(batch, frames, joints, coords)`` (of the visible frames) -> the pose encoder, the shared
+        spatial MLP and the shared temporal transformer: ``(batch, frames, hidden_size)`` and the hidden states."""
+        encoder = self.encoder_2d if poses.shape[-1] == 2 else self.encoder_3d
+        hidden_states = self.spatial_mlp(encoder(poses.flatten(2).to(self.spatial_mask_token_2d.dtype)))
+        return self.temporal_transformer(hidden_states, visible_frames, output_hidden_states)
+
     def forward(
         self,
         poses: torch.Tensor,
@@ -908,19 +939,7 @@ class MPMModel(MPMPreTrainedModel):
         spatial_mask = check_mask(spatial_mask, (batch_size, num_frames, num_joints), "spatial_mask")
         temporal_mask = check_mask(temporal_mask, (batch_size, num_frames), "temporal_mask")
 
-        centre = scale = None
-        if coords == 2 and self.config.input_normalization == "window":
-            visible = torch.isfinite(poses).all(dim=-1)
-            if spatial_mask is not None:
-                visible = visible & ~spatial_mask
-            if temporal_mask is not None:
-                visible = visible & ~temporal_mask[..., None]
-            centre, scale = window_normalization(poses.detach(), visible)
-            # in float32, then the model's dtype: a float16 / bfloat16 model gets normalised values, not rounded pixels
-            poses = ((poses.float() - centre) / scale).to(self.spatial_mask_token_2d.dtype)
-        if spatial_mask is not None:
-            token = self.spatial_mask_token_2d if coords == 2 else self.spatial_mask_token_3d
-            poses = torch.where(spatial_mask[..., None], token.to(poses.dtype), poses)
+        poses, centre, scale = self.prepare_poses(poses, spatial_mask, temporal_mask)
         if not torch.isfinite(poses).all():
             raise ValueError(
                 "poses: expected finite values at every unmasked joint, got NaN/inf; pass the missing joints in "
@@ -939,12 +958,7 @@ class MPMModel(MPMPreTrainedModel):
             visible_frames = visible_frame_indices(temporal_mask)
             poses = poses.gather(1, visible_frames[:, :, None, None].expand(-1, -1, num_joints, coords))
 
-        encoder = self.encoder_2d if coords == 2 else self.encoder_3d
-        hidden_states = self.spatial_mlp(encoder(poses.flatten(2).to(self.spatial_mask_token_2d.dtype)))
-        output_hidden_states = bool(output_hidden_states)
-        hidden_states, all_hidden_states = self.temporal_transformer(
-            hidden_states, visible_frames, output_hidden_states
-        )
+        hidden_states, all_hidden_states = self.encode_poses(poses, visible_frames, bool(output_hidden_states))
         output = MPMModelOutput(
             last_hidden_state=hidden_states,
             visible_frame_indices=visible_frames,

@@ -42,7 +42,7 @@ from torch import nn
 
 from . import __version__
 from .keypoints import model_skeleton
-from .modeling_mpm import MPMForPoseCompletion, MPMForPoseLifting, MPMModel, window_normalization, zero_root
+from .modeling_mpm import MPMForPoseCompletion, MPMForPoseLifting, MPMModel, zero_root
 
 __all__ = ["MIN_OPSET", "VERIFY_TOLERANCE", "export_onnx", "onnx_metadata"]
 
@@ -69,22 +69,10 @@ _TASKS = {MPMForPoseLifting: "lifting", MPMForPoseCompletion: "completion"}
 
 
 def _encode(mpm: MPMModel, poses: torch.Tensor, spatial_mask: torch.Tensor) -> torch.Tensor:
-    """``MPMModel.forward`` on full windows (no temporal mask) without its input checks: ``(B, T, C)``.
-
-    Same steps, same functions: window normalisation of 2D input (``config.input_normalization="window"``), the
-    spatial mask token at the masked joints, the pose encoder, the spatial MLP and the temporal transformer.
-    """
-    coords = poses.shape[-1]
-    if coords == 2 and mpm.config.input_normalization == "window":
-        visible = torch.isfinite(poses).all(dim=-1) & ~spatial_mask
-        centre, scale = window_normalization(poses, visible)
-        poses = (poses - centre) / scale
-    token = mpm.spatial_mask_token_2d if coords == 2 else mpm.spatial_mask_token_3d
-    poses = torch.where(spatial_mask[..., None], token.to(poses.dtype), poses)
-    encoder = mpm.encoder_2d if coords == 2 else mpm.encoder_3d
-    hidden_states = mpm.spatial_mlp(encoder(poses.flatten(2)))
-    hidden_states, _ = mpm.temporal_transformer(hidden_states)
-    return hidden_states
+    """``MPMModel.forward`` on full windows (no temporal mask) without its input checks: ``(B, T, C)``; the model's
+    own ``prepare_poses`` (window normalisation, spatial mask token) and ``encode_poses``."""
+    prepared, _, _ = mpm.prepare_poses(poses, spatial_mask)
+    return mpm.encode_poses(prepared)[0]
 
 
 class _LiftingGraph(nn.Module):
