@@ -7,8 +7,9 @@ chosen subjects (default S9, ground-truth 2D), every ``--frame-step``-th frame (
 per ``--margins`` value, the context positions shared by neighbouring windows). Reported per mode: frames evaluated
 (scored),
 frames lifted (the work done: one window per evaluated frame in per-frame mode; every frame of each sequence in
-sequence mode, whatever the frame step), seconds (wall time of the evaluation call, data loading excluded;
-loading is reported separately), frames lifted per second, and the MPJPE / P-MPJPE the call returned
+sequence mode, whatever the frame step), lifting seconds (the ``lift_sequence`` calls: the speed-up compares
+these), the evaluation call's wall time (with the scoring, which costs the same in both modes; data loading
+excluded and reported separately), frames lifted per second, and the MPJPE / P-MPJPE the call returned
 (meaningless for a random-initialised model: they only show the call ran).
 
 When the full evaluation is too slow (the 243-frame model in per-frame mode on a CPU), ``--fraction F`` runs it
@@ -72,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--modes", default="per_frame,sequence", help="per_frame and/or sequence")
     parser.add_argument("--margins", default="default",
                         help="sequence mode: comma-separated margins (context positions per side), or 'default' "
-                             "(num_frames // 6)")
+                             "(num_frames // 12)")
     parser.add_argument("--frame-step", type=int, default=1, help="evaluate every k-th frame (1 = all)")
     parser.add_argument(
         "--fraction",
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
             progress=False,
             margin=margin,
         )
-        seconds = result["wall_time_s"]
+        seconds = result["lift_time_s"]
         evaluated = int(result["num_frames"])
         # Per-frame mode runs one window per evaluated frame; sequence mode lifts every frame of each sequence
         # whatever the frame step. "Lifted" counts the frames the work was done for.
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "frames_evaluated": evaluated,
                 "frames_lifted": lifted,
                 "seconds": seconds,
+                "seconds_with_scoring": result["wall_time_s"],
                 "frames_lifted_per_s": rate,
                 "extrapolated": lifted < full_work,
                 "seconds_all_frames": full_work / rate,
@@ -170,17 +172,19 @@ def main(argv: list[str] | None = None) -> dict:
         f"batch {args.batch_size} windows; flip test {'on' if args.flip_test else 'off'}\n"
     )
     print(
-        "| mode | margin | sequences | frames evaluated | frames lifted | s | frames lifted/s | x per-frame "
+        "| mode | margin | sequences | frames evaluated | frames lifted | lifting s | with scoring s | frames lifted/s "
+        "| x per-frame "
         f"| s for the whole evaluation (frame step {args.frame_step}) | MPJPE (mm) | P-MPJPE (mm) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         mark = " (extrapolated)" if row["extrapolated"] else ""
         margin = "-" if row["margin"] is None else row["margin"]
         speedup = "-" if row["speedup_vs_per_frame"] is None else f"{row['speedup_vs_per_frame']:.1f}"
         print(
             f"| {row['mode']} | {margin} | {row['sequences']} | {row['frames_evaluated']} | {row['frames_lifted']} | "
-            f"{row['seconds']:.1f} | {row['frames_lifted_per_s']:.0f} | {speedup} | "
+            f"{row['seconds']:.1f} | {row['seconds_with_scoring']:.1f} | {row['frames_lifted_per_s']:.0f} | "
+            f"{speedup} | "
             f"{row['seconds_all_frames']:.1f}{mark} | {row['mpjpe_mm']:.2f} | {row['p_mpjpe_mm']:.2f} |"
         )
     if any(row["extrapolated"] for row in rows):

@@ -13,6 +13,7 @@ from PIL import Image, ImageSequence
 
 from mpm_hf import MPMConfig, MPMForPoseCompletion, MPMForPoseLifting
 from mpm_hf.cli import main
+from mpm_hf.inference import AUTO_SEQUENCE_MIN_FRAMES
 from mpm_hf.keypoints import H36M_17
 from mpm_hf.pipelines import MPMPoseCompletionPipeline, MPMPoseLiftingPipeline
 
@@ -97,6 +98,21 @@ def test_lift_npz_with_a_person_axis(capsys, tmp_path, lifting_dir):
         np.testing.assert_allclose(result["keypoints_2d"], keypoints)
         assert result["missing"].shape == (40, 17) and not result["missing"].any()
         assert list(result["joint_names"]) == list(H36M_17.joint_names)
+
+
+def test_lift_uses_the_fast_mode_for_long_inputs_by_default(capsys, tmp_path, lifting_dir):
+    keypoints = pixel_sequence(AUTO_SEQUENCE_MIN_FRAMES, seed=9)
+    source = tmp_path / "long.npy"
+    np.save(source, keypoints)
+    output = tmp_path / "poses.npz"
+    code, _, err = run(capsys, "lift", source, "--model", lifting_dir, "--output", output, "--image-size", "1000x1000")
+    assert code == 0, err
+    with np.load(output) as result:
+        assert str(result["mode"]) == "sequence"  # the mode that ran, not "auto"
+        fast = lifted(lifting_dir, keypoints, image_size=IMAGE_SIZE, mode="sequence")["poses_3d"]
+        np.testing.assert_allclose(result["poses_3d"], fast, atol=1e-6)
+        accurate = lifted(lifting_dir, keypoints, image_size=IMAGE_SIZE)["poses_3d"]
+        assert not np.allclose(result["poses_3d"], accurate, atol=1e-6)
 
 
 def test_lift_coco_json_with_scores_and_empty_frames(capsys, tmp_path, lifting_dir):

@@ -9,7 +9,7 @@ import torch
 from mpm_hf import MPMConfig, MPMForPoseCompletion, MPMForPoseLifting
 from mpm_hf.completion import complete_sequence
 from mpm_hf.evaluation import evaluate_completion, evaluate_lifting
-from mpm_hf.inference import lift_sequence
+from mpm_hf.inference import AUTO_SEQUENCE_MIN_FRAMES, lift_sequence, resolve_mode
 from mpm_hf.keypoints import MPI_INF_3DHP_16, flip_poses, model_skeleton
 from mpm_hf.masking import resolve_joints
 from mpm_hf.metrics import auc, mpjpe, pck
@@ -175,3 +175,26 @@ def test_completion_tables_with_the_given_joints_kept_score_only_the_hidden_ones
     assert 0 < kept["left arm"] < raw["left arm"]  # 3 of 17 joints scored as predicted, 14 as given
     with pytest.raises(ValueError, match="keep_visible"):
         evaluate_completion(model, sequences, "2d", settings, progress=False, keep_visible=True)
+
+
+def test_auto_mode_is_the_fast_mode_for_long_inputs_only():
+    model = tiny_lifter()
+    rng = np.random.default_rng(3)
+    long = (rng.normal(size=(AUTO_SEQUENCE_MIN_FRAMES, 17, 2)) * 0.3).astype(np.float32)
+    short = long[: AUTO_SEQUENCE_MIN_FRAMES - 1]
+    assert resolve_mode("auto", AUTO_SEQUENCE_MIN_FRAMES) == "sequence"
+    assert resolve_mode("auto", AUTO_SEQUENCE_MIN_FRAMES - 1) == "per_frame"
+    np.testing.assert_array_equal(lift_sequence(model, long, mode="auto"), lift_sequence(model, long, mode="sequence"))
+    np.testing.assert_array_equal(lift_sequence(model, short, mode="auto"),
+                                  lift_sequence(model, short, mode="per_frame"))
+    # with chosen frames only the per-frame protocol applies
+    frames = np.array([0, 500, AUTO_SEQUENCE_MIN_FRAMES - 1])
+    np.testing.assert_array_equal(lift_sequence(model, long, mode="auto", frames=frames),
+                                  lift_sequence(model, long, mode="per_frame", frames=frames))
+    with pytest.raises(ValueError, match=r"mode: expected one of \('per_frame', 'sequence', 'auto'\), got 'fast'"):
+        lift_sequence(model, short, mode="fast")
+
+
+def test_evaluation_times_the_lifting_apart_from_the_scoring():
+    result = evaluate_lifting(tiny_lifter(), sequences(), mode="sequence", progress=False)
+    assert 0 < result["lift_time_s"] <= result["wall_time_s"]

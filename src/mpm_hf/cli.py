@@ -46,6 +46,7 @@ from . import __version__, modeling_mpm
 from .auto import TASK_HEADS, head_class_for
 from .checksums import looks_like_local_path
 from .defaults import default_model_path
+from .inference import AUTO_SEQUENCE_MIN_FRAMES, LIFT_MODE_CHOICES, resolve_mode
 from .keypoints import get_skeleton, model_skeleton
 from .pipelines import KEYPOINT_FORMATS, register_pipelines
 from .readers import KeypointTracks, detect_file_format, read_keypoints
@@ -370,6 +371,7 @@ def command_lift(args: argparse.Namespace) -> int:
     model = _model_location(args, "pose-lifting")
     lifter = _load_pipeline("pose-lifting", model, args.device)
     tracks = [track for track in lift_input.keypoints]
+    mode = resolve_mode(args.mode, lift_input.keypoints.shape[1])
     results = lifter(
         tracks,
         image_size=lift_input.image_size,
@@ -377,7 +379,7 @@ def command_lift(args: argparse.Namespace) -> int:
         keypoint_format=lift_input.keypoint_format,
         confidence_threshold=args.confidence_threshold,
         flip_test=args.flip_test,
-        mode=args.mode,
+        mode=mode,
         batch_size=args.batch_size,
         fps=args.fps,
         progress=_show_progress(args, lift_input.keypoints.shape[1]),
@@ -401,7 +403,7 @@ def command_lift(args: argparse.Namespace) -> int:
         image_size=np.array(lift_input.image_size if lift_input.image_size is not None else (-1, -1)),
         fps=np.array(np.nan if args.fps is None else args.fps),
         model_fps=np.array(np.nan if getattr(config, "fps", None) is None else config.fps),
-        mode=np.array(args.mode),
+        mode=np.array(mode),
     )
     nobody = int(missing.all(axis=-1).sum())
     persons = f"{len(tracks)} tracks" if args.all_tracks else f"track {lift_input.track_ids[0]}"
@@ -602,9 +604,12 @@ def build_parser() -> argparse.ArgumentParser:
                            "spacing it was trained on (default: the model's rate)")
     lift.add_argument(
         "--mode",
-        choices=("per_frame", "sequence"),
-        default="per_frame",
-        help="per_frame: a window per frame (accurate); sequence: whole windows (fast)",
+        choices=LIFT_MODE_CHOICES,
+        default="auto",
+        help="per_frame: a centred window per frame (the paper's protocol); sequence: the fast mode (windows tiling "
+             "the sequence at the model's frame step, within 0.5 mm of per_frame on Human3.6M S9 and about 30x "
+             f"faster); auto (default): sequence for inputs of {AUTO_SEQUENCE_MIN_FRAMES} frames or more, else "
+             "per_frame",
     )
     lift.set_defaults(handler=command_lift)
 

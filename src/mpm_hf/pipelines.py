@@ -48,7 +48,7 @@ from .auto import TASK_HEADS
 from .camera import normalize_screen_coordinates
 from .completion import complete_sequence
 from .defaults import default_model_path
-from .inference import LIFT_MODES, lift_sequence
+from .inference import LIFT_MODE_CHOICES, lift_sequence
 from .input_checks import (
     check_far_outside,
     check_image_size_fits,
@@ -249,10 +249,12 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
       warn). ``True`` / ``False`` force it either way.
     - ``flip_test=False``: average with the horizontally mirrored input.
     - ``batch_size=256``: windows per forward pass.
-    - ``mode="per_frame"`` (a centred window per frame, the paper's protocol) or ``"sequence"`` (fast: the
-      sequence head over windows that tile the sequence at the model's frame step, see :mod:`mpm_hf.windowing`).
+    - ``mode="per_frame"`` (a centred window per frame, the paper's protocol), ``"sequence"`` (fast: the
+      sequence head over windows that tile the sequence at the model's frame step, see :mod:`mpm_hf.windowing`)
+      or ``"auto"`` (``"sequence"`` for inputs of at least 1000 frames,
+      ``mpm_hf.inference.AUTO_SEQUENCE_MIN_FRAMES``; the CLI's default).
     - ``margin``: ``"sequence"`` mode, context positions shared by neighbouring windows (default
-      ``num_frames // 6``; 0 = non-overlapping windows).
+      ``num_frames // 12``; 0 = non-overlapping windows).
     - ``fps``: the input's frame rate. The model's config records the rate it was trained at (``fps``) and its
       window step: other rates are lifted at the trained frame spacing (a whole-number step, else resampled and
       interpolated back; see :mod:`mpm_hf.frame_rate`). Default: the model's rate.
@@ -313,8 +315,8 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         if window_batch_size is not None:
             forward["batch_size"] = _check_positive_int(window_batch_size, "batch_size")
         if mode is not None:
-            if mode not in LIFT_MODES:
-                raise ValueError(f"mode: expected one of {LIFT_MODES}, got {mode!r}")
+            if mode not in LIFT_MODE_CHOICES:
+                raise ValueError(f"mode: expected one of {LIFT_MODE_CHOICES}, got {mode!r}")
             forward["mode"] = mode
         if progress is not None:
             forward["progress"] = _check_bool(progress, "progress")
