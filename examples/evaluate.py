@@ -47,9 +47,10 @@ class EvaluationArguments:
     completion: Literal["2d", "3d"] | None = field(default=None, metadata={"help": "completion tables instead"})
     occlusions: str | None = field(default=None, metadata={
         "help": "completion rows, e.g. left_arm,right_leg,random:2,none (default: the paper's table)"})
-    keep_visible: bool = field(default=False, metadata={
+    keep_visible: bool = field(default=True, metadata={
         "help": "--completion 3d: score the given joints as given and the model's output at the hidden ones only "
-                "(what the pose-completion pipeline returns); default: every joint the model's output (the paper)"})
+                "(the paper's protocol, as the release's test and the pose-completion pipeline); --no-keep-visible "
+                "scores the model's output at every joint"})
     device: str = field(default_factory=_default_device, metadata={"help": "default: cuda when available, else cpu"})
     json: str | None = field(default=None, metadata={"help": "write the report here"})
     progress: bool = field(default=True, metadata={"help": "progress bars (--no-progress hides them)"})
@@ -70,12 +71,13 @@ def main(argv: list[str] | None = None) -> dict:
         model_class = _model_class(args.model, args.completion)
         model = model_class.from_pretrained(args.model).to(args.device).eval()
         settings = parse_occlusion_settings(args.occlusions) if args.occlusions else None
+        keep_visible = args.keep_visible and args.completion == "3d"  # the given joints are 3D ones
         table = evaluate_completion(model, sequences, modality=args.completion, settings=settings,
-                                    frame_step=max(args.frame_step, 1), keep_visible=args.keep_visible,
+                                    frame_step=max(args.frame_step, 1), keep_visible=keep_visible,
                                     downsample=args.downsample, progress=args.progress)
         report = {"task": f"completion_{args.completion}", "model": args.model, "dataset": args.dataset,
                   "subjects": _subjects(args), "keypoints": args.keypoints, "frame_step": max(args.frame_step, 1),
-                  "keep_visible": args.keep_visible, "mpjpe_by_occlusion": table}
+                  "keep_visible": keep_visible, "mpjpe_by_occlusion": table}
         print(format_markdown_table({"MPJPE (mm)": table}))
     else:
         model = _model_class(args.model, None).from_pretrained(args.model).to(args.device).eval()

@@ -169,8 +169,10 @@ def test_completion_tables_with_the_given_joints_kept_score_only_the_hidden_ones
                                            num_hidden_layers=1)).eval()
     sequences = synthetic_sequences(num_sequences=2, num_frames=60, seed=0)
     settings = {"left arm": (("left_arm",), 0), "none": ((), 0)}
-    raw = evaluate_completion(model, sequences, "3d", settings, frame_step=5, progress=False)
+    raw = evaluate_completion(model, sequences, "3d", settings, frame_step=5, progress=False, keep_visible=False)
     kept = evaluate_completion(model, sequences, "3d", settings, frame_step=5, progress=False, keep_visible=True)
+    # the paper's protocol, the default for 3D: the given joints kept, as the release's completion test scores
+    assert evaluate_completion(model, sequences, "3d", settings, frame_step=5, progress=False) == kept
     assert kept["none"] == 0.0 and raw["none"] > 0  # nothing hidden: the given poses, exactly
     assert 0 < kept["left arm"] < raw["left arm"]  # 3 of 17 joints scored as predicted, 14 as given
     with pytest.raises(ValueError, match="keep_visible"):
@@ -198,3 +200,25 @@ def test_auto_mode_is_the_fast_mode_for_long_inputs_only():
 def test_evaluation_times_the_lifting_apart_from_the_scoring():
     result = evaluate_lifting(tiny_lifter(), sequences(), mode="sequence", progress=False)
     assert 0 < result["lift_time_s"] <= result["wall_time_s"]
+
+
+def test_evaluate_script_scores_3d_completion_with_the_given_joints_kept(tmp_path, shared_data_dir):
+    import importlib.util
+    import json
+
+    from .conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("evaluate_script", REPO_ROOT / "examples" / "evaluate.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    MPMForPoseCompletion(tiny_lifter().config).save_pretrained(tmp_path / "completion")
+    common = ["--model", str(tmp_path / "completion"), "--data-dir", str(shared_data_dir / "h36m"), "--subjects",
+              "S9", "--max-sequences", "1", "--frame-step", "400", "--occlusions", "left_arm,none", "--no-progress"]
+    reports = {}
+    for name, extra in (("3d", ["--completion", "3d"]), ("3d-raw", ["--completion", "3d", "--no-keep-visible"]),
+                        ("2d", ["--completion", "2d"])):
+        script.main([*common, *extra, "--json", str(tmp_path / f"{name}.json")])
+        reports[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert reports["3d"]["keep_visible"] and not reports["3d-raw"]["keep_visible"]
+    assert not reports["2d"]["keep_visible"]  # 2D input: nothing 3D to keep
+    assert reports["3d"]["mpjpe_by_occlusion"]["none"] == 0.0 < reports["3d-raw"]["mpjpe_by_occlusion"]["none"]

@@ -288,6 +288,16 @@ def test_card_without_results_says_not_evaluated_and_has_no_model_index():
     assert "| Frames per window | 27 " in text
 
 
+def test_completion_results_name_how_the_given_joints_were_scored():
+    from mpm_hf.hub.eval_results import result_rows
+
+    reports = [{"task": "completion_3d", "keep_visible": kept, "mpjpe_by_occlusion": {"left arm": 20.0}}
+               for kept in (True, False)] + [{"task": "completion_2d", "mpjpe_by_occlusion": {"2 legs": 90.0}}]
+    kept, raw, two_d = result_rows(reports, "completion_3d", "h36m")
+    assert kept.protocol == "given joints kept" and raw.protocol == "every joint from the model"
+    assert two_d.protocol is None and kept.metric_name == "MPJPE, left arm occluded (mm)"
+
+
 @pytest.mark.parametrize(
     ("results", "message"),
     [

@@ -42,7 +42,8 @@ def complete_sequence(
         margin: context positions on each side of a window's predicted part (default
             :func:`mpm_hf.inference.default_margin`).
         keep_visible: with 3D input, return the visible joints as given (root-relative) and the model's output only
-            at the hidden ones; ``False`` (the paper's protocol): every joint is the model's output.
+            at the hidden ones (what the paper scores, and the pose-completion pipeline's default); ``False``: every
+            joint is the model's output.
 
     Returns:
         ``(N, J, 3)`` float32, metres, pelvis at the origin.

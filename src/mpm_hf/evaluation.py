@@ -120,7 +120,7 @@ def evaluate_completion(
     downsample: int | None = None,
     seed: int = 0,
     progress: bool = True,
-    keep_visible: bool = False,
+    keep_visible: bool | None = None,
 ) -> dict[str, float]:
     """Centre-frame MPJPE (mm) of a completion model with named body parts occluded (the paper's Tables 3-4).
 
@@ -128,9 +128,13 @@ def evaluate_completion(
     then fed masked to the lifting head). ``settings`` maps a row name to (body parts, 0) or ("random", k).
     Joints missing from the input (non-finite coordinates, or for 2D ``valid`` False, e.g. the neck of the
     MPII-format detections) are fed masked in every setting. ``downsample`` defaults to ``model.config.downsample``.
-    ``keep_visible`` (3D only): the visible joints are scored as given, the model's output only at the hidden ones
-    (the pose-completion pipeline's default); by default every joint is the model's output, as the paper scores it.
+    ``keep_visible`` (3D only): the visible joints are scored as given, the model's output only at the hidden ones.
+    That is the paper's protocol and the default (``None``) for 3D: the release's 3D completion test scores the
+    input with only its masked joints replaced by the model's output (``pretrain_epoch.py``, ``comp3d``), as the
+    pose-completion pipeline returns it; ``False`` scores the model's output at every joint.
     """
+    if keep_visible is None:
+        keep_visible = modality == "3d"
     if keep_visible and modality != "3d":
         raise ValueError(f"keep_visible: only meaningful for modality='3d' (the given joints are 3D), got {modality!r}")
     settings = settings or (COMPLETION_SETTINGS_2D if modality == "2d" else COMPLETION_SETTINGS_3D)

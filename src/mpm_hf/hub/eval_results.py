@@ -90,8 +90,10 @@ def result_rows(results: Any, default_task: str, default_dataset: str) -> list[R
         protocol = None
         if report.get("mode"):
             protocol = str(report["mode"]) + (", flip test" if report.get("flip_test") else "")
-        if report.get("keep_visible"):  # completion scored with the given joints kept (the pipeline's output)
-            protocol = ", ".join(part for part in (protocol, "given joints kept") if part)
+        if report.get("keep_visible") is not None and task == "completion_3d":
+            # the given joints kept (the paper's protocol and the pipeline's output), or the model's output everywhere
+            kept = "given joints kept" if report["keep_visible"] else "every joint from the model"
+            protocol = ", ".join(part for part in (protocol, kept) if part)
         common = dict(task=task, dataset_id=dataset_id(report.get("dataset", default_dataset)), split=split,
                       keypoints=str(report["keypoints"]) if report.get("keypoints") else None, protocol=protocol)
         found = False
