@@ -440,7 +440,7 @@ def _alphapose_with(**changes) -> list:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("broken.json", "[{'image_id': 1,", "not a JSON file"),
+        ("broken.json", "[{'image_id': 1,", "not valid JSON"),
         ("empty.json", "[]", "an empty JSON list; expected an OpenPose"),
         ("scalar.json", "3", "a JSON int; expected an OpenPose"),
         ("object.json", json.dumps({"annotations": []}), r"keys \['annotations'\]"),
@@ -497,3 +497,17 @@ def test_malformed_arrays_raise_and_are_never_unpickled(tmp_path):
         read_keypoints(several)
     with pytest.raises(FileNotFoundError, match="missing.json"):
         read_keypoints(tmp_path / "missing.json")
+
+
+def test_a_file_in_no_known_layout_is_an_unknown_layout_error(tmp_path):
+    from mpm_hf.readers import UnknownLayoutError
+
+    path = tmp_path / "frames.json"
+    path.write_text(json.dumps([[[1.0, 2.0]] * 17] * 3))  # a plain list of frames: no detector's layout
+    with pytest.raises(UnknownLayoutError, match="frames.json: a JSON list starting"):
+        read_keypoints(path)
+    broken = tmp_path / "broken.json"
+    broken.write_text("[{")
+    with pytest.raises(ValueError, match="not valid JSON") as error:
+        read_keypoints(broken)
+    assert not isinstance(error.value, UnknownLayoutError)  # malformed is not "some other layout"

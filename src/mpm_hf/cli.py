@@ -49,7 +49,7 @@ from .defaults import default_model_path
 from .inference import AUTO_SEQUENCE_MIN_FRAMES, LIFT_MODE_CHOICES, resolve_mode
 from .keypoints import get_skeleton, model_skeleton
 from .pipelines import KEYPOINT_FORMATS, register_pipelines
-from .readers import KeypointTracks, detect_file_format, read_keypoints
+from .readers import KeypointTracks, UnknownLayoutError, read_keypoints
 from .runtime import keep_freed_memory
 
 PROGRAM = "mpm-hf"
@@ -207,18 +207,6 @@ class LiftInput:
     image_size: tuple[int, int] | None = None
 
 
-def _is_detector_file(path: Path) -> bool:
-    if path.is_dir():
-        return True
-    if path.suffix.lower() != ".json":
-        return False
-    try:
-        detect_file_format(path)
-    except ValueError:  # a plain list of frames (or an object holding one): the simple JSON layout
-        return False
-    return True
-
-
 def _array_joints(path: Path, key: str | None) -> int | None:
     """Joints per frame of a .npy/.npz input (the second-to-last axis), None when it cannot be read cheaply."""
     try:
@@ -239,7 +227,7 @@ def read_lift_input(args: argparse.Namespace) -> LiftInput:
     mediapipe = args.format == "mediapipe33" or (
         args.format is None and path.suffix.lower() in (".npy", ".npz") and _array_joints(path, args.key) == 33
     )
-    if mediapipe or _is_detector_file(path):
+    if mediapipe or path.is_dir() or path.suffix.lower() == ".json":
         if mediapipe and args.image_size is None:
             raise UsageError("--image-size: MediaPipe landmarks are fractions of the image width and height; "
                              "pass the video's WIDTHxHEIGHT")
@@ -247,11 +235,12 @@ def read_lift_input(args: argparse.Namespace) -> LiftInput:
             # the pipeline's threshold, so that tracks are chosen and linked from the detections it will use
             tracks = read_keypoints(path, "mediapipe" if mediapipe else None, image_size=args.image_size,
                                     confidence_threshold=args.confidence_threshold)
+        except UnknownLayoutError:  # a plain list of frames (or an object holding one): the simple JSON layout
+            tracks = None
         except ValueError as error:
             raise UsageError(_one_line(error)) from None
-        return _select_tracks(tracks, args)
-    if path.is_dir():
-        raise UsageError(f"INPUT: {path} is a folder but not an OpenPose --write_json folder")
+        if tracks is not None:
+            return _select_tracks(tracks, args)
     keypoint_format = args.format or "h36m"
     array = read_sequence(path, args.key, args.person, get_skeleton(keypoint_format).num_joints)
     return LiftInput(array[None], keypoint_format, file_format="array", image_size=args.image_size)

@@ -56,7 +56,7 @@ import numpy as np
 from .keypoints import get_skeleton
 from .tracking import assemble_tracks
 
-__all__ = ["FILE_FORMATS", "KeypointTracks", "read_keypoints", "detect_file_format"]
+__all__ = ["FILE_FORMATS", "KeypointTracks", "UnknownLayoutError", "read_keypoints", "detect_file_format"]
 
 FILE_FORMATS = ("openpose", "mmpose", "alphapose", "coco", "mediapipe")
 """Detector file formats :func:`read_keypoints` reads."""
@@ -80,6 +80,10 @@ _COCO_LIKE_JOINTS = {17: ("coco", 17), 26: ("halpe", 26), 133: ("coco", 17), 136
 _OPENPOSE_JOINTS = {25: "body25", 18: "coco18"}
 _MEDIAPIPE_JOINTS = 33
 _MEDIAPIPE_ARRAY_KEYS = ("landmarks", "pose_landmarks", "keypoints")
+
+
+class UnknownLayoutError(ValueError):
+    """A file (or parsed JSON) in none of the detector layouts of :data:`FILE_FORMATS`; the message names them."""
 
 
 @dataclass
@@ -188,8 +192,9 @@ def read_keypoints(
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: The file is malformed or not in a known layout; the message names the file and the layout
-            expected.
+        UnknownLayoutError: (a ``ValueError``) ``file_format`` is None and the file is in none of the known
+            layouts; the message names the file and the layouts.
+        ValueError: The file is malformed; the message names the file and the layout expected.
     """
     path = Path(path)
     if not path.exists():
@@ -236,13 +241,13 @@ def _detect(path: Path, data: Any) -> str:
     if suffix in (".npy", ".npz"):
         return "mediapipe"
     if suffix != ".json":
-        raise ValueError(f"{path}: expected a .json, .npy or .npz file or an OpenPose folder; {_ALL_LAYOUTS}")
+        raise UnknownLayoutError(f"{path}: expected a .json, .npy or .npz file or an OpenPose folder; {_ALL_LAYOUTS}")
     if isinstance(data, dict):
         if "people" in data:
             return "openpose"
         if "instance_info" in data:
             return "mmpose"
-        raise ValueError(f"{path}: a JSON object with keys {sorted(data)[:8]}; expected {_ALL_LAYOUTS}")
+        raise UnknownLayoutError(f"{path}: a JSON object with keys {sorted(data)[:8]}; expected {_ALL_LAYOUTS}")
     if isinstance(data, list) and data and all(isinstance(entry, dict) for entry in data):
         if "instances" in data[0]:
             return "mmpose"
@@ -254,7 +259,7 @@ def _detect(path: Path, data: Any) -> str:
         shown = f"a JSON list starting {json.dumps(data[:1])[:120]}" if data else "an empty JSON list"
     else:
         shown = f"a JSON {type(data).__name__}"
-    raise ValueError(f"{path}: {shown}; expected {_ALL_LAYOUTS}")
+    raise UnknownLayoutError(f"{path}: {shown}; expected {_ALL_LAYOUTS}")
 
 
 def _load_json(path: Path) -> Any:
@@ -262,7 +267,7 @@ def _load_json(path: Path) -> Any:
         with open(path, encoding="utf-8") as file:
             return json.load(file)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a JSON file ({error})") from None
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
 
 
 def _check_image_size(image_size: Any) -> tuple[int, int]:
