@@ -596,7 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=LIFT_MODE_CHOICES,
         default="auto",
         help="per_frame: a centred window per frame (the paper's protocol); sequence: the fast mode (windows tiling "
-             "the sequence at the model's frame step, within 0.5 mm of per_frame on Human3.6M S9 and about 30x "
+             "the sequence at the model's frame step, within 1 mm of per_frame on Human3.6M S9 and about 30x "
              f"faster); auto (default): sequence for inputs of {AUTO_SEQUENCE_MIN_FRAMES} frames or more, else "
              "per_frame",
     )
