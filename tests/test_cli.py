@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -444,3 +445,33 @@ def test_module_entry_point_exit_code(tmp_path):
     )
     assert completed.returncode == 2
     assert completed.stderr.strip() == f"mpm-hf lift: error: INPUT: no such file or folder: {tmp_path / 'none.npz'}"
+
+
+def test_lift_reads_a_plain_json_file_once(capsys, tmp_path, lifting_dir, monkeypatch):
+    """A plain list of frames is first offered to the detector readers (no layout matches), then read as the simple
+    layout from the JSON they parsed: the file is parsed once, and the result is the same as the array's."""
+    import mpm_hf.cli as cli_module
+
+    keypoints = pixel_sequence(12, num_joints=17, seed=4)
+    source = tmp_path / "frames.json"
+    source.write_text(json.dumps(keypoints.tolist()))
+    text, parses = source.read_text(), []
+    real_loads = json.loads
+
+    def load(file, *args, **kwargs):  # the readers' json.load: counted when it reads INPUT
+        parses.extend([file.name] if Path(file.name) == source else [])
+        return real_loads(file.read(), *args, **kwargs)  # not json.load: it calls the patched json.loads
+
+    def loads(content, *args, **kwargs):  # the simple layout's json.loads
+        parses.extend([str(source)] if content == text else [])
+        return real_loads(content, *args, **kwargs)
+
+    monkeypatch.setattr(json, "load", load)
+    monkeypatch.setattr(json, "loads", loads)
+    output = tmp_path / "poses.npz"
+    code, _, err = run(capsys, "lift", source, "--model", lifting_dir, "--output", output, "--image-size", "1000x1000")
+    assert code == 0, err
+    assert cli_module.json is json and parses == [str(source)]
+    with np.load(output) as result:
+        expected = lifted(lifting_dir, keypoints, image_size=IMAGE_SIZE)["poses_3d"]
+        np.testing.assert_allclose(result["poses_3d"], expected, atol=1e-6)

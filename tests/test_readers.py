@@ -504,8 +504,9 @@ def test_a_file_in_no_known_layout_is_an_unknown_layout_error(tmp_path):
 
     path = tmp_path / "frames.json"
     path.write_text(json.dumps([[[1.0, 2.0]] * 17] * 3))  # a plain list of frames: no detector's layout
-    with pytest.raises(UnknownLayoutError, match="frames.json: a JSON list starting"):
+    with pytest.raises(UnknownLayoutError, match="frames.json: a JSON list starting") as unknown:
         read_keypoints(path)
+    assert unknown.value.content == [[[1.0, 2.0]] * 17] * 3  # parsed once: a fallback reader gets it as it is
     broken = tmp_path / "broken.json"
     broken.write_text("[{")
     with pytest.raises(ValueError, match="not valid JSON") as error:

@@ -127,11 +127,13 @@ def _json_frame(frame: Any, index: int, num_joints: int) -> np.ndarray | None:
     return array
 
 
-def _load_json(path: Path, key: str | None, num_joints: int) -> np.ndarray:
-    try:
-        content = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{path}: not valid JSON ({error})") from None
+def _load_json(path: Path, key: str | None, num_joints: int, content: Any = None) -> np.ndarray:
+    """``content``: the file's JSON when already parsed (by the detector readers), else it is read here."""
+    if content is None:
+        try:
+            content = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise UsageError(f"{path}: not valid JSON ({error})") from None
     if isinstance(content, dict):
         key = key if key is not None else "keypoints"
         if key not in content:
@@ -151,8 +153,11 @@ def _load_json(path: Path, key: str | None, num_joints: int) -> np.ndarray:
     return np.stack([np.full(shape, np.nan, np.float32) if frame is None else frame for frame in frames])
 
 
-def read_sequence(path: str | Path, key: str | None, person: int | None, num_joints: int) -> np.ndarray:
-    """Read ``(frames, joints, C)`` float32 from a .npz/.npy/.json file (see the module docstring)."""
+def read_sequence(
+    path: str | Path, key: str | None, person: int | None, num_joints: int, content: Any = None
+) -> np.ndarray:
+    """Read ``(frames, joints, C)`` float32 from a .npz/.npy/.json file (see the module docstring); ``content``:
+    a .json file's already parsed JSON."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"INPUT: no such file: {path}")
@@ -171,7 +176,7 @@ def read_sequence(path: str | Path, key: str | None, person: int | None, num_joi
             array.close()
             raise UsageError(f"{path}: holds a .npz archive, not a single .npy array (rename it to .npz)")
     elif suffix == ".json":
-        array = _load_json(path, key, num_joints)
+        array = _load_json(path, key, num_joints, content)
     else:
         raise UsageError(f"INPUT: expected a .npz, .npy or .json file, got {path.name!r}")
     if not np.issubdtype(array.dtype, np.number):
@@ -224,6 +229,7 @@ def read_lift_input(args: argparse.Namespace) -> LiftInput:
     path = Path(args.input)
     if not path.exists():
         raise UsageError(f"INPUT: no such file or folder: {path}")
+    parsed = None  # a .json file's JSON, once parsed
     mediapipe = args.format == "mediapipe33" or (
         args.format is None and path.suffix.lower() in (".npy", ".npz") and _array_joints(path, args.key) == 33
     )
@@ -235,14 +241,14 @@ def read_lift_input(args: argparse.Namespace) -> LiftInput:
             # the pipeline's threshold, so that tracks are chosen and linked from the detections it will use
             tracks = read_keypoints(path, "mediapipe" if mediapipe else None, image_size=args.image_size,
                                     confidence_threshold=args.confidence_threshold)
-        except UnknownLayoutError:  # a plain list of frames (or an object holding one): the simple JSON layout
-            tracks = None
+        except UnknownLayoutError as error:  # a plain list of frames (or an object holding one): the simple layout
+            tracks, parsed = None, error.content
         except ValueError as error:
             raise UsageError(_one_line(error)) from None
         if tracks is not None:
             return _select_tracks(tracks, args)
     keypoint_format = args.format or "h36m"
-    array = read_sequence(path, args.key, args.person, get_skeleton(keypoint_format).num_joints)
+    array = read_sequence(path, args.key, args.person, get_skeleton(keypoint_format).num_joints, parsed)
     return LiftInput(array[None], keypoint_format, file_format="array", image_size=args.image_size)
 
 

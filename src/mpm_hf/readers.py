@@ -83,7 +83,15 @@ _MEDIAPIPE_ARRAY_KEYS = ("landmarks", "pose_landmarks", "keypoints")
 
 
 class UnknownLayoutError(ValueError):
-    """A file (or parsed JSON) in none of the detector layouts of :data:`FILE_FORMATS`; the message names them."""
+    """A file (or parsed JSON) in none of the detector layouts of :data:`FILE_FORMATS`; the message names them.
+
+    ``content``: the parsed JSON when the file was JSON (``None`` otherwise), so that a caller falling back to
+    another layout (the CLI's plain list of frames) need not read and parse the file again.
+    """
+
+    def __init__(self, message: str, content: Any = None) -> None:
+        super().__init__(message)
+        self.content = content
 
 
 @dataclass
@@ -247,7 +255,8 @@ def _detect(path: Path, data: Any) -> str:
             return "openpose"
         if "instance_info" in data:
             return "mmpose"
-        raise UnknownLayoutError(f"{path}: a JSON object with keys {sorted(data)[:8]}; expected {_ALL_LAYOUTS}")
+        raise UnknownLayoutError(f"{path}: a JSON object with keys {sorted(data)[:8]}; expected {_ALL_LAYOUTS}",
+                                 content=data)
     if isinstance(data, list) and data and all(isinstance(entry, dict) for entry in data):
         if "instances" in data[0]:
             return "mmpose"
@@ -259,7 +268,7 @@ def _detect(path: Path, data: Any) -> str:
         shown = f"a JSON list starting {json.dumps(data[:1])[:120]}" if data else "an empty JSON list"
     else:
         shown = f"a JSON {type(data).__name__}"
-    raise UnknownLayoutError(f"{path}: {shown}; expected {_ALL_LAYOUTS}")
+    raise UnknownLayoutError(f"{path}: {shown}; expected {_ALL_LAYOUTS}", content=data)
 
 
 def _load_json(path: Path) -> Any:
