@@ -357,3 +357,21 @@ print("mixed_precision", seen[0])
     assert "mixed_precision bf16" in done.stdout  # e.g. `accelerate launch --mixed_precision bf16` reaches the run
     with pytest.raises(ValueError, match="mixed_precision"):
         TrainingConfig(mixed_precision="fp8")
+
+
+def test_freeze_batch_norm_keeps_the_statistics_and_trains_the_rest(tmp_path):
+    from safetensors.torch import load_file as load
+
+    run(tmp_path, "frozen", max_steps=4, freeze_batch_norm=True)
+    run(tmp_path, "free", max_steps=4)
+    start = tiny_model().state_dict()
+    frozen, free = load(tmp_path / "frozen/model.safetensors"), load(tmp_path / "free/model.safetensors")
+    statistics = [key for key in start if key.endswith(("running_mean", "running_var"))]
+    assert statistics
+    for key in statistics:
+        torch.testing.assert_close(frozen[key], start[key])  # the statistics the model started with
+    assert any(not torch.equal(free[key], start[key]) for key in statistics)  # train mode would have moved them
+    affine = [key.replace("running_mean", "weight") for key in statistics if key.endswith("running_mean")]
+    assert any(not torch.equal(frozen[key], start[key]) for key in affine)  # the affine weights still train
+    assert not torch.equal(frozen["mpm.temporal_transformer.layers.0.attention.qkv.weight"],
+                           start["mpm.temporal_transformer.layers.0.attention.qkv.weight"])

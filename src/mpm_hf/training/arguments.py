@@ -211,6 +211,9 @@ class TrainingArguments:
     log_every: int = field(default=10, metadata={"help": "steps between tracker logs"})
     num_workers: int = field(default=0, metadata={"help": "DataLoader workers"})
     sync_bn: bool = field(default=False, metadata={"help": "SyncBatchNorm across processes"})
+    freeze_batch_norm: bool = field(default=False, metadata={"help":
+        "keep BatchNorm statistics fixed (eval mode; the affine weights still train): fine-tuning from a model "
+        "whose statistics are right, and completion --modality both, whose 2D and 3D halves differ"})
     trackers: CommaSeparated = field(default=CommaSeparated("jsonl,tensorboard"), metadata={"help":
         "comma separated: jsonl, tensorboard, wandb"})
     progress: bool = field(default=True, metadata={"help": "progress bar (--no-progress hides it)"})
@@ -247,6 +250,7 @@ _TRAINING_FLAGS = {
     "log_every": "log_every",
     "num_workers": "num_workers",
     "sync_bn": "sync_bn",
+    "freeze_batch_norm": "freeze_batch_norm",
     "progress": "progress",
     "check_replicas": "check_replicas",
 }

@@ -148,6 +148,11 @@ class TrainingConfig:
         log_every: steps between tracker logs.
         num_workers: DataLoader workers (0: fetch in the training process; batched fetching is fast).
         sync_bn: convert BatchNorm to SyncBatchNorm for multi-process runs.
+        freeze_batch_norm: keep every BatchNorm in eval mode (its running statistics fixed, its affine weights still
+            trained). For fine-tuning a model whose statistics are right already, and for batches that go through
+            the model in parts with different statistics (a completion step's 2D and 3D halves: in train mode the
+            shared BatchNorms normalise each half by its own batch statistics, but at inference by running
+            statistics averaged over both, which fit neither).
         trackers: ``jsonl``, ``tensorboard``, ``wandb`` (those not installed are skipped with a warning).
         progress: show a progress bar on the main process.
         check_replicas: after every step, gather a per-tensor checksum of the weights from every process and
@@ -176,6 +181,7 @@ class TrainingConfig:
     log_every: int = 10
     num_workers: int = 0
     sync_bn: bool = False
+    freeze_batch_norm: bool = False
     trackers: Sequence[str] = field(default_factory=lambda: ("jsonl", "tensorboard"))
     progress: bool = True
     check_replicas: bool = False
@@ -473,6 +479,10 @@ def train(
     watch = _LossWatch()
     started = time.time()
     model.train()
+    if config.freeze_batch_norm:
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
     epoch = global_step // steps_per_epoch
     done = global_step >= max_steps
     while not done:
