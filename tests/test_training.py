@@ -360,12 +360,10 @@ print("mixed_precision", seen[0])
 
 
 def test_freeze_batch_norm_keeps_the_statistics_and_trains_the_rest(tmp_path):
-    from safetensors.torch import load_file as load
-
     run(tmp_path, "frozen", max_steps=4, freeze_batch_norm=True)
     run(tmp_path, "free", max_steps=4)
     start = tiny_model().state_dict()
-    frozen, free = load(tmp_path / "frozen/model.safetensors"), load(tmp_path / "free/model.safetensors")
+    frozen, free = load_file(tmp_path / "frozen/model.safetensors"), load_file(tmp_path / "free/model.safetensors")
     statistics = [key for key in start if key.endswith(("running_mean", "running_var"))]
     assert statistics
     for key in statistics:
