@@ -373,3 +373,25 @@ def test_freeze_batch_norm_keeps_the_statistics_and_trains_the_rest(tmp_path):
     assert any(not torch.equal(frozen[key], start[key]) for key in affine)  # the affine weights still train
     assert not torch.equal(frozen["mpm.temporal_transformer.layers.0.attention.qkv.weight"],
                            start["mpm.temporal_transformer.layers.0.attention.qkv.weight"])
+
+
+def test_max_time_stops_at_the_next_log_step_and_saves_the_model(tmp_path):
+    timed = run(tmp_path, "timed", max_steps=20, log_every=3, max_time=1e-9)
+    assert timed["global_step"] == 3 and timed["stopped_by_time"] is True  # the first log step after the deadline
+    steps = [json.loads(line)["step"] for line in (tmp_path / "timed/logs/metrics.jsonl").read_text().splitlines()]
+    assert steps == [3]
+    assert MPMForPoseLifting.from_pretrained(tmp_path / "timed").config.num_frames == 9
+    assert (tmp_path / "timed/checkpoints/checkpoint-3").is_dir()
+    # the same first steps as a run without a deadline: the schedule does not depend on it
+    untimed = run(tmp_path, "untimed", max_steps=3, log_every=3)
+    assert untimed["stopped_by_time"] is False
+    timed_weights = load_file(tmp_path / "timed/model.safetensors")
+    untimed_weights = load_file(tmp_path / "untimed/model.safetensors")
+    for key, value in untimed_weights.items():
+        torch.testing.assert_close(timed_weights[key], value)
+    assert run(tmp_path, "roomy", max_steps=4, log_every=1, max_time=3600)["global_step"] == 4
+
+
+def test_max_time_must_be_positive():
+    with pytest.raises(ValueError, match="max_time"):
+        TrainingConfig(max_time=0)

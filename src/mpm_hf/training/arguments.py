@@ -191,6 +191,8 @@ class TrainingArguments:
         "run folder: checkpoints/, logs/, the final model and loss_curves.png"})
     epochs: int = field(default=1, metadata={"help": "passes over the data"})
     max_steps: int | None = field(default=None, metadata={"help": "optimizer steps; overrides --epochs"})
+    max_time: float | None = field(default=None, metadata={"help":
+        "seconds of training after which the run stops at the next log step and saves its model (a deadline)"})
     batch_size: int = field(default=1024, metadata={"help": "windows per process per forward pass"})
     lr: float = field(default=1e-4, metadata={"help": "peak learning rate"})
     weight_decay: float | None = field(default=None, metadata={"help":
@@ -235,6 +237,7 @@ _TRAINING_FLAGS = {
     "output_dir": "output_dir",
     "epochs": "epochs",
     "max_steps": "max_steps",
+    "max_time": "max_time",
     "batch_size": "batch_size",
     "lr": "learning_rate",
     "weight_decay": "weight_decay",

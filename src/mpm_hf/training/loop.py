@@ -102,6 +102,7 @@ class Interval:
 TRAINING_RANGES: dict[str, Interval] = {
     "epochs": Interval(low=1, integer=True),
     "max_steps": Interval(low=1, integer=True, optional=True, note="None: from epochs"),
+    "max_time": Interval(low=0, low_open=True, optional=True, note="None: no time limit"),
     "batch_size": Interval(low=1, integer=True),
     "learning_rate": Interval(low=0, low_open=True),
     "weight_decay": Interval(low=0, optional=True),
@@ -129,6 +130,10 @@ class TrainingConfig:
         output_dir: run folder: ``checkpoints/``, ``logs/``, the final ``save_pretrained`` model, ``loss_curves.png``.
         epochs: passes over the dataset (ignored when ``max_steps`` is set).
         max_steps: optimizer steps to run; overrides ``epochs``.
+        max_time: seconds of training (this process's segment, from its first step; data loading not counted)
+            after which the run stops at the next log step and saves as it does at the end, so a run that has to
+            end by a deadline (a lent machine, a job slot) ends with its model written. ``None``: no limit. The
+            learning-rate schedule is the same as without it: the run is the first steps of the longer one.
         batch_size: windows per process per forward pass (global batch = batch_size x processes x accumulation).
         learning_rate: 1e-4 for stage I, 1.6e-3 (paper) / 7e-4 (release README) for lifting.
         weight_decay: decoupled weight decay of AdamW, or the L2 term of Adam (amsgrad); default (None) 0.01 for
@@ -165,6 +170,7 @@ class TrainingConfig:
     output_dir: str = "outputs/run"
     epochs: int = 1
     max_steps: int | None = None
+    max_time: float | None = None
     batch_size: int = 1024
     learning_rate: float = 1e-4
     weight_decay: float | None = None
@@ -478,6 +484,7 @@ def train(
     history: dict[str, list[tuple[int, float]]] = {}
     watch = _LossWatch()
     started = time.time()
+    stopped_by_time = False
     model.train()
     if config.freeze_batch_norm:
         for module in model.modules():
@@ -517,6 +524,9 @@ def train(
                 for key, value in values.items():
                     history.setdefault(key, []).append((global_step, value))
                 progress.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}")
+                if config.max_time is not None and _out_of_time(accelerator, time.time() - started, config.max_time):
+                    stopped_by_time = True
+                    done = True
             if config.check_replicas:
                 _check_replicas(accelerator, model, global_step, output_dir)
             for callback in callbacks:
@@ -527,6 +537,7 @@ def train(
                                  previous_time + time.time() - started)
             if global_step >= max_steps:
                 done = True
+            if done:
                 break
         epoch += 1
     _check_losses(watch, accelerator, output_dir, history, progress)
@@ -540,6 +551,7 @@ def train(
         "epochs": global_step / steps_per_epoch,
         "steps_per_epoch": steps_per_epoch,
         "wall_time_s": elapsed,  # cumulative over resumed segments
+        "stopped_by_time": stopped_by_time,
         "num_processes": accelerator.num_processes,
         "windows_seen": global_step * config.batch_size * config.gradient_accumulation_steps
         * accelerator.num_processes,
@@ -570,6 +582,12 @@ def _check_losses(
         progress.close()
         accelerator.end_training()
         raise
+
+
+def _out_of_time(accelerator: Accelerator, elapsed: float, limit: float) -> bool:
+    """Whether ``elapsed`` seconds passed ``limit`` on any process: every process stops at the same step."""
+    late = torch.tensor([float(elapsed >= limit)], device=accelerator.device)
+    return bool(accelerator.reduce(late, reduction="sum").item() > 0)
 
 
 def _is_hparam(value: Any) -> bool:
