@@ -42,6 +42,8 @@ class CompletionArguments:
         "help": "comma-separated body parts to hide (default: random)"})
     part_prob: float = field(default=0.0, metadata={
         "help": "fraction of windows hiding one of the paper's body parts (limbs, both legs/arms, ...)"})
+    part_weights: str = field(default="", metadata={
+        "help": "relative frequency of --part-prob's body parts, e.g. legs=3,arms=1.5 (the rest 1; default uniform)"})
     random_count: bool = field(default=False, metadata={
         "help": "hide 1 .. --spatial-mask-joints random joints per window (default: exactly that many)"})
 
@@ -61,14 +63,28 @@ def main(argv: list[str] | None = None) -> dict:
     set_seed(training_args.seed)  # the same initial weights on every process and every run
     model = build_model(MPMForPoseCompletion, model_args, data_args, init_from=completion_args.init_from)
     occluded = tuple(part.strip() for part in completion_args.occlude.split(",") if part.strip())
+    part_weights = _parse_weights(completion_args.part_weights)
     step = CompletionStep(completion_args.modality, num_masked=model.config.spatial_mask_num_joints,
                           occluded=occluded, part_prob=completion_args.part_prob,
-                          fixed_count=not completion_args.random_count, cameras=data_args.virtual_cameras())
+                          fixed_count=not completion_args.random_count, cameras=data_args.virtual_cameras(),
+                          part_weights=part_weights)
     dataset = build_windows(data_args, model.config.num_frames)
     summary = train(model, dataset, step, training, collate_fn=collate_windows,
                     run_config={"stage": f"completion_{completion_args.modality}", "num_windows": len(dataset)})
     print(f"[mpm-hf] completion done: {summary['global_step']} steps -> {training_args.output_dir}")
     return summary
+
+
+def _parse_weights(text: str) -> dict[str, float]:
+    """``legs=3,arms=1.5`` -> ``{"legs": 3.0, "arms": 1.5}``; ``ValueError`` naming the flag on another shape."""
+    weights = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--part-weights: expected part=weight items such as legs=3, got {item!r}") from None
+    return weights
 
 
 if __name__ == "__main__":

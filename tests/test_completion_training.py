@@ -42,6 +42,25 @@ def test_part_masks_are_the_papers_body_parts():
     assert drawn == expected
 
 
+def test_part_weights_set_how_often_each_part_is_hidden():
+    step = CompletionStep("2d", part_prob=1.0, part_weights={"legs": 3, "arms": 0})
+    mask = step._hidden(21000, 3, 17, torch.Generator().manual_seed(0), torch.device("cpu"))[:, 0]
+    drawn = [tuple(torch.nonzero(row).flatten().tolist()) for row in mask]
+    share = {part: drawn.count(tuple(resolve_joints(part, 17))) / len(drawn) for part in COMPLETION_PARTS}
+    assert share["arms"] == 0  # weight 0: never drawn
+    assert share["legs"] == pytest.approx(3 / 9, abs=0.015)  # 3 of 1 + 1 + 1 + 1 + 3 + 0 + 1 + 1
+    assert share["left_leg"] == pytest.approx(1 / 9, abs=0.01)
+
+
+def test_bad_part_weights_are_value_errors():
+    with pytest.raises(ValueError, match="part_weights.*tail"):
+        CompletionStep("2d", part_prob=0.5, part_weights={"tail": 2})
+    with pytest.raises(ValueError, match="part_weights.*>= 0"):
+        CompletionStep("2d", part_prob=0.5, part_weights={"legs": -1})
+    with pytest.raises(ValueError, match="part_weights.*positive sum"):
+        CompletionStep("2d", part_prob=0.5, part_weights=dict.fromkeys(COMPLETION_PARTS, 0))
+
+
 def test_both_modalities_average_a_2d_and_a_3d_loss():
     model = tiny_completion_model().eval()
     calls = []

@@ -131,6 +131,10 @@ def test_a_bad_flag_or_config_file_value_is_a_usage_error_before_any_data_is_loa
     # body parts are checked before the data too
     with pytest.raises(ValueError, match=r"occluded: expected body parts among .*got \['tail'\]"):
         completion.main([*TINY_FLAGS[:8], *missing_data, "--occlude", "left_arm,tail"])
+    with pytest.raises(ValueError, match=r"--part-weights: expected part=weight items such as legs=3, got 'legs'"):
+        completion.main([*TINY_FLAGS[:8], *missing_data, "--part-prob", "0.5", "--part-weights", "legs"])
+    with pytest.raises(ValueError, match=r"part_weights: expected parts among .*got \['tail'\]"):
+        completion.main([*TINY_FLAGS[:8], *missing_data, "--part-prob", "0.5", "--part-weights", "tail=2"])
 
 
 def test_a_config_file_sets_defaults_and_the_command_line_overrides_them(tmp_path, capsys):

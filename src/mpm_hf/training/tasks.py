@@ -243,6 +243,8 @@ class CompletionStep:
     Hidden joints per window: with ``occluded``, one of those body parts; otherwise, with probability
     ``part_prob`` one of :data:`COMPLETION_PARTS`, else ``1 .. num_masked`` random joints other than the pelvis
     (a uniform count per window; ``fixed_count=True`` hides exactly ``num_masked``, the release's setting).
+    ``part_weights`` (``{part: weight}``, the parts not named weighing 1) makes some parts more frequent than
+    others, e.g. ``{"legs": 3}`` for the hardest of the paper's 2D->3D settings; uniform when omitted.
     ``cameras`` re-projects ground-truth 2D windows through virtual cameras first (see :class:`VirtualCameras`).
     """
 
@@ -254,6 +256,7 @@ class CompletionStep:
         part_prob: float = 0.0,
         fixed_count: bool = True,
         cameras: VirtualCameras | None = None,
+        part_weights: dict[str, float] | None = None,
     ):
         if modality not in ("2d", "3d", "both"):
             raise ValueError(f"modality: expected '2d', '3d' or 'both', got {modality!r}")
@@ -262,6 +265,15 @@ class CompletionStep:
             raise ValueError(f"occluded: expected body parts among {sorted(BODY_PARTS)}, got {unknown}")
         if not 0 <= part_prob <= 1:
             raise ValueError(f"part_prob: expected a probability in [0, 1], got {part_prob}")
+        self.part_weights = None
+        if part_weights:
+            unknown = sorted(set(part_weights) - set(COMPLETION_PARTS))
+            if unknown:
+                raise ValueError(f"part_weights: expected parts among {list(COMPLETION_PARTS)}, got {unknown}")
+            weights = [float(part_weights.get(part, 1.0)) for part in COMPLETION_PARTS]
+            if min(weights) < 0 or sum(weights) <= 0 or not all(math.isfinite(w) for w in weights):
+                raise ValueError(f"part_weights: expected finite weights >= 0 with a positive sum, got {part_weights}")
+            self.part_weights = torch.tensor(weights)
         self.modality = modality
         self.num_masked = num_masked
         self.occluded = tuple(occluded)
@@ -282,7 +294,8 @@ class CompletionStep:
             ranks = scores.argsort(dim=-1).argsort(dim=-1)
             mask = (ranks < counts)[:, None, :].expand(batch_size, num_frames, num_joints)
         if self.part_prob > 0:
-            parts = _part_masks(COMPLETION_PARTS, batch_size, num_frames, num_joints, generator, device)
+            parts = _part_masks(COMPLETION_PARTS, batch_size, num_frames, num_joints, generator, device,
+                                weights=self.part_weights)
             use_parts = torch.rand(batch_size, generator=generator, device=device) < self.part_prob
             mask = torch.where(use_parts[:, None, None], parts, mask)
         return mask
@@ -307,10 +320,15 @@ class CompletionStep:
         return (loss_2d + loss_3d) / 2, {"loss_2d_to_3d": loss_2d, "loss_3d_to_3d": loss_3d}
 
 
-def _part_masks(parts: tuple[str, ...], batch_size: int, num_frames: int, num_joints: int, generator, device):
-    """One of ``parts`` per window, hidden in every frame: ``(batch, frames, joints)``."""
+def _part_masks(parts: tuple[str, ...], batch_size: int, num_frames: int, num_joints: int, generator, device,
+                weights: torch.Tensor | None = None):
+    """One of ``parts`` per window (uniformly, or in proportion to ``weights``), hidden in every frame:
+    ``(batch, frames, joints)``."""
     table = torch.zeros(len(parts), num_joints, dtype=torch.bool, device=device)
     for index, part in enumerate(parts):
         table[index, resolve_joints(part, num_joints)] = True
-    choice = torch.randint(len(parts), (batch_size,), generator=generator, device=device)
+    if weights is None:
+        choice = torch.randint(len(parts), (batch_size,), generator=generator, device=device)
+    else:
+        choice = torch.multinomial(weights.to(device), batch_size, replacement=True, generator=generator)
     return table[choice][:, None, :].expand(batch_size, num_frames, num_joints)
