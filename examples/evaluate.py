@@ -20,7 +20,7 @@ from transformers import HfArgumentParser
 
 from mpm_hf.auto import head_class_for
 from mpm_hf.data.corpora import load_corpus
-from mpm_hf.evaluation import evaluate_completion, evaluate_lifting, parse_occlusion_settings
+from mpm_hf.evaluation import evaluate_completion, evaluate_lifting, parse_occlusion_settings, resolve_keep_visible
 from mpm_hf.metrics import format_markdown_table
 from mpm_hf.runtime import keep_freed_memory
 
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> dict:
         model_class = _model_class(args.model, args.completion)
         model = model_class.from_pretrained(args.model).to(args.device).eval()
         settings = parse_occlusion_settings(args.occlusions) if args.occlusions else None
-        keep_visible = args.keep_visible and args.completion == "3d"  # the given joints are 3D ones
+        # --keep-visible (the default) leaves the choice to the protocol: yes for 3D input, no for 2D
+        keep_visible = resolve_keep_visible(args.completion, None if args.keep_visible else False)
         table = evaluate_completion(model, sequences, modality=args.completion, settings=settings,
                                     frame_step=max(args.frame_step, 1), keep_visible=keep_visible,
                                     downsample=args.downsample, progress=args.progress)

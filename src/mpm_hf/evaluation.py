@@ -110,6 +110,16 @@ def evaluate_lifting(
 
 
 @torch.inference_mode()
+def resolve_keep_visible(modality: str, keep_visible: bool | None) -> bool:
+    """The ``keep_visible`` that :func:`evaluate_completion` applies: ``None`` means yes for 3D input (the paper's
+    protocol) and no for 2D, whose given joints are not 3D; ``True`` with 2D is a ``ValueError``."""
+    if keep_visible is None:
+        return modality == "3d"
+    if keep_visible and modality != "3d":
+        raise ValueError(f"keep_visible: only meaningful for modality='3d' (the given joints are 3D), got {modality!r}")
+    return keep_visible
+
+
 def evaluate_completion(
     model: torch.nn.Module,
     sequences: Sequence[dict],
@@ -133,10 +143,7 @@ def evaluate_completion(
     input with only its masked joints replaced by the model's output (``pretrain_epoch.py``, ``comp3d``), as the
     pose-completion pipeline returns it; ``False`` scores the model's output at every joint.
     """
-    if keep_visible is None:
-        keep_visible = modality == "3d"
-    if keep_visible and modality != "3d":
-        raise ValueError(f"keep_visible: only meaningful for modality='3d' (the given joints are 3D), got {modality!r}")
+    keep_visible = resolve_keep_visible(modality, keep_visible)
     settings = settings or (COMPLETION_SETTINGS_2D if modality == "2d" else COMPLETION_SETTINGS_3D)
     if downsample is None:
         downsample = int(getattr(model.config, "downsample", 1))
