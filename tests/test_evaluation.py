@@ -179,6 +179,25 @@ def test_completion_tables_with_the_given_joints_kept_score_only_the_hidden_ones
         evaluate_completion(model, sequences, "2d", settings, progress=False, keep_visible=True)
 
 
+def test_evaluation_builds_no_autograd_graph():
+    # a lost no-grad once made the completion tables keep every batch's graph: 24 GB on S9, then the OOM killer
+    from mpm_hf import MPMConfig, MPMForPoseCompletion, MPMForPoseLifting
+    from mpm_hf.data.synthetic import synthetic_sequences
+    from mpm_hf.evaluation import evaluate_completion, evaluate_lifting
+
+    config = MPMConfig(num_frames=9, hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=1)
+    sequences = synthetic_sequences(num_sequences=1, num_frames=30, seed=0)
+    for model, run in [
+        (MPMForPoseCompletion(config).eval(),
+         lambda m: evaluate_completion(m, sequences, "2d", {"legs": (("legs",), 0)}, frame_step=5, progress=False)),
+        (MPMForPoseLifting(config).eval(), lambda m: evaluate_lifting(m, sequences, frame_step=5, progress=False)),
+    ]:
+        grad_enabled = []
+        model.register_forward_hook(lambda *_: grad_enabled.append(torch.is_grad_enabled()))
+        run(model)
+        assert grad_enabled and not any(grad_enabled)
+
+
 def test_auto_mode_is_the_fast_mode_for_long_inputs_only():
     model = tiny_lifter()
     rng = np.random.default_rng(3)

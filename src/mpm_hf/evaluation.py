@@ -109,7 +109,6 @@ def evaluate_lifting(
     return result
 
 
-@torch.inference_mode()
 def resolve_keep_visible(modality: str, keep_visible: bool | None) -> bool:
     """The ``keep_visible`` that :func:`evaluate_completion` applies: ``None`` means yes for 3D input (the paper's
     protocol) and no for 2D, whose given joints are not 3D; ``True`` with 2D is a ``ValueError``."""
@@ -120,6 +119,7 @@ def resolve_keep_visible(modality: str, keep_visible: bool | None) -> bool:
     return keep_visible
 
 
+@torch.inference_mode()
 def evaluate_completion(
     model: torch.nn.Module,
     sequences: Sequence[dict],
