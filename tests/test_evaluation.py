@@ -193,7 +193,7 @@ def test_evaluation_builds_no_autograd_graph():
         (MPMForPoseLifting(config).eval(), lambda m: evaluate_lifting(m, sequences, frame_step=5, progress=False)),
     ]:
         grad_enabled = []
-        model.register_forward_hook(lambda *_: grad_enabled.append(torch.is_grad_enabled()))
+        model.register_forward_hook(lambda *_, seen=grad_enabled: seen.append(torch.is_grad_enabled()))
         run(model)
         assert grad_enabled and not any(grad_enabled)
 

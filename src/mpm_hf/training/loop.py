@@ -531,7 +531,8 @@ def train(
                 _check_replicas(accelerator, model, global_step, output_dir)
             for callback in callbacks:
                 callback(accelerator, model, global_step)
-            if config.save_every and global_step % config.save_every == 0 and global_step < max_steps:
+            # (a run stopped by --max-time saves once, after the loop)
+            if config.save_every and global_step % config.save_every == 0 and global_step < max_steps and not done:
                 _check_losses(watch, accelerator, output_dir, history, progress)
                 _save_checkpoint(accelerator, model, output_dir, global_step, config.checkpoints_total_limit,
                                  previous_time + time.time() - started)
