@@ -378,9 +378,13 @@ def test_freeze_batch_norm_keeps_the_statistics_and_trains_the_rest(tmp_path):
 def test_max_time_stops_at_the_next_log_step_and_saves_the_model(tmp_path, monkeypatch):
     from mpm_hf.training import loop
 
-    saved = []
-    save = loop._save_checkpoint
-    monkeypatch.setattr(loop, "_save_checkpoint", lambda *args: (saved.append(args[3]), save(*args))[1])
+    saved, save = [], loop._save_checkpoint
+
+    def counting_save(accelerator, model, output_dir, step, *rest):
+        saved.append(step)
+        save(accelerator, model, output_dir, step, *rest)
+
+    monkeypatch.setattr(loop, "_save_checkpoint", counting_save)
     timed = run(tmp_path, "timed", max_steps=20, log_every=3, max_time=1e-9, save_every=3)
     assert saved == [3]  # once, not once in the loop and again at the end
     assert timed["global_step"] == 3 and timed["stopped_by_time"] is True  # the first log step after the deadline
