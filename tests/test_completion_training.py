@@ -1,5 +1,7 @@
 """Completion training: the tube masks CompletionStep draws and its 2D + 3D ("both") objective."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ from mpm_hf import MPMConfig, MPMForPoseCompletion
 from mpm_hf.data.synthetic import synthetic_sequences
 from mpm_hf.data.windows import PoseWindows
 from mpm_hf.masking import resolve_joints
-from mpm_hf.training.tasks import COMPLETION_PARTS, CompletionStep, VirtualCameras
+from mpm_hf.training.tasks import COMPLETION_PARTS, CompletionStep, VirtualCameras, random_rotations
 
 
 def tiny_completion_model() -> MPMForPoseCompletion:
@@ -109,6 +111,28 @@ def test_virtual_cameras_turn_labels_with_the_2d():
     detected = dict(batch, projected_2d=torch.zeros(8, dtype=torch.bool))  # detector windows are left alone
     kept = VirtualCameras(prob=1.0)(detected, torch.Generator().manual_seed(0))
     assert torch.equal(kept["keypoints_2d"], batch["keypoints_2d"])
+
+
+def test_virtual_camera_pitch_is_an_elevation_whatever_the_yaw():
+    # yaw first, about the subject's own vertical, then the pitch: the spine leans toward the camera by exactly the
+    # pitch at every yaw (no roll), and a positive pitch looks down (the head comes nearer the camera)
+    generator = torch.Generator().manual_seed(0)
+    rotation = random_rotations(64, math.pi, (0.6, 0.6), generator, torch.device("cpu"))
+    up = rotation @ torch.tensor([0.0, -1.0, 0.0])  # y points down in camera coordinates
+    torch.testing.assert_close(up, torch.tensor([0.0, -math.cos(0.6), -math.sin(0.6)]).expand(64, 3))
+    spines = random_rotations(4000, 0.0, (-0.2, 1.0), generator, torch.device("cpu")) @ torch.tensor([0.0, -1, 0])
+    pitches = torch.atan2(-spines[:, 2], -spines[:, 1])
+    assert -0.2 <= float(pitches.min()) < -0.15 and 0.95 < float(pitches.max()) <= 1.0
+
+
+def test_virtual_camera_flags_set_the_pitch_range():
+    from mpm_hf.training.arguments import DataArguments
+
+    cameras = DataArguments(virtual_camera_prob=0.5, virtual_camera_look_down=60, virtual_camera_look_up=10)
+    low, high = cameras.virtual_cameras().pitch
+    assert low == pytest.approx(-math.radians(10)) and high == pytest.approx(math.radians(60))
+    with pytest.raises(ValueError, match="pitch"):
+        VirtualCameras(prob=1.0, pitch=(0.5, 0.1))
 
 
 def test_bad_completion_settings_are_value_errors():

@@ -57,6 +57,8 @@ BAD_FLAGS = [
     ("--noise-outlier-prob", "-0.1", "a value in [0, 1]", "-0.1"),
     ("--noise-tube-drop-prob", "2", "a value in [0, 1]", "2.0"),
     ("--virtual-camera-prob", "1.01", "a value in [0, 1]", "1.01"),
+    ("--virtual-camera-look-down", "91", "a value in [0, 90]", "91.0"),
+    ("--virtual-camera-look-up", "-5", "a value in [0, 90]", "-5.0"),
     ("--temporal-mask-ratio", "1", "a value in [0, 1)", "1.0"),
     ("--spatial-mask-joints", "17", "a value in [0, 17) (--num-joints 17)", "17"),
     ("--spatial-mask-joints", "-1", "a value in [0, 17) (--num-joints 17)", "-1"),

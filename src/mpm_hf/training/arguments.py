@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
@@ -156,6 +157,10 @@ class DataArguments:
     virtual_camera_prob: float = field(default=0.0, metadata={"help":
         "fraction of ground-truth-2D windows re-projected through a random virtual camera (rotated about the "
         "pelvis, random distance, offset and focal length; 3D labels turned with it)"})
+    virtual_camera_look_down: float = field(default=20.0, metadata={"help":
+        "degrees: how far a virtual camera may look down at the subject, above Human3.6M's own cameras' view"})
+    virtual_camera_look_up: float = field(default=20.0, metadata={"help":
+        "degrees: how far a virtual camera may look up at the subject"})
 
     def __post_init__(self) -> None:
         # a config file may give these as lists
@@ -174,8 +179,9 @@ class DataArguments:
         )
 
     def virtual_cameras(self) -> VirtualCameras:
-        """``--virtual-camera-prob`` as a ``VirtualCameras``."""
-        return VirtualCameras(prob=self.virtual_camera_prob)
+        """``--virtual-camera-*`` as a ``VirtualCameras``."""
+        pitch = (-math.radians(self.virtual_camera_look_up), math.radians(self.virtual_camera_look_down))
+        return VirtualCameras(prob=self.virtual_camera_prob, pitch=pitch)
 
 
 @dataclass
@@ -323,6 +329,8 @@ def argument_ranges(num_joints: int = 17) -> dict[str, Interval]:
         "noise_tube_drop_prob": _PROBABILITY,
         "noise_tube_drop_joints": Interval(low=1, high=num_joints, high_open=True, integer=True, note=joints),
         "virtual_camera_prob": _PROBABILITY,
+        "virtual_camera_look_down": Interval(low=0, high=90),
+        "virtual_camera_look_up": Interval(low=0, high=90),
         "part_prob": _PROBABILITY,
         **{flag: TRAINING_RANGES[name] for flag, name in _TRAINING_FLAGS.items() if name in TRAINING_RANGES},
     }

@@ -68,16 +68,27 @@ class DetectorNoise:
 
 
 def random_rotations(
-    batch_size: int, max_yaw: float, max_pitch: float, generator: torch.Generator, device: torch.device
+    batch_size: int,
+    max_yaw: float,
+    pitch: tuple[float, float],
+    generator: torch.Generator,
+    device: torch.device,
 ) -> torch.Tensor:
-    """``(batch, 3, 3)`` rotations: a yaw about the camera's vertical (y) axis, uniform in ``[-max_yaw, max_yaw]``
-    radians, after a pitch about its x axis, uniform in ``[-max_pitch, max_pitch]``."""
+    """``(batch, 3, 3)`` rotations of camera-coordinate poses: a yaw about the camera's vertical (y) axis, uniform
+    in ``[-max_yaw, max_yaw]`` radians, then a pitch about its x axis, uniform in ``pitch = (low, high)`` radians.
+
+    The yaw turns the subject about its own vertical axis; the pitch then moves the camera up or down around it:
+    a positive pitch is a camera looking down at the subject (its head turns toward the camera). Pitching first
+    would tilt the subject sideways once the yaw turns it (a camera with roll).
+    """
+    low, high = pitch
     yaw = (torch.rand(batch_size, generator=generator, device=device) * 2 - 1) * max_yaw
-    pitch = (torch.rand(batch_size, generator=generator, device=device) * 2 - 1) * max_pitch
+    pitch_angle = low + (high - low) * torch.rand(batch_size, generator=generator, device=device)
     zeros, ones = torch.zeros_like(yaw), torch.ones_like(yaw)
+    cos, sin = pitch_angle.cos(), pitch_angle.sin()
     about_y = torch.stack([yaw.cos(), zeros, yaw.sin(), zeros, ones, zeros, -yaw.sin(), zeros, yaw.cos()], -1)
-    about_x = torch.stack([ones, zeros, zeros, zeros, pitch.cos(), -pitch.sin(), zeros, pitch.sin(), pitch.cos()], -1)
-    return about_y.view(-1, 3, 3) @ about_x.view(-1, 3, 3)
+    about_x = torch.stack([ones, zeros, zeros, zeros, cos, -sin, zeros, sin, cos], -1)
+    return about_x.view(-1, 3, 3) @ about_y.view(-1, 3, 3)
 
 
 @dataclass
@@ -85,7 +96,8 @@ class VirtualCameras:
     """Ground-truth windows seen through random virtual cameras: new 2D-3D pairs from every 3D window.
 
     A fraction ``prob`` of the windows whose 2D is an exact projection (``projected_2d``) is rotated about its
-    centre-frame pelvis (yaw about the camera's vertical axis up to ``max_yaw``, pitch up to ``max_pitch`` radians),
+    centre-frame pelvis (yaw about the camera's vertical axis up to ``max_yaw``, then a pitch in ``pitch`` radians:
+    positive looks down at the subject, see :func:`random_rotations`),
     placed at a depth drawn from ``distance`` (metres) and a screen offset up to ``max_offset`` (in units of the
     depth), and projected through a pinhole camera of focal length drawn from ``focal`` (normalised screen units:
     Human3.6M's cameras are about 2.3; the principal point at the image centre). The window's 3D labels turn with
@@ -95,10 +107,15 @@ class VirtualCameras:
 
     prob: float = 0.0
     max_yaw: float = math.pi
-    max_pitch: float = 0.35
+    pitch: tuple[float, float] = (-0.35, 0.35)
     distance: tuple[float, float] = (2.5, 8.0)
     max_offset: float = 0.25
     focal: tuple[float, float] = (1.2, 3.5)
+
+    def __post_init__(self) -> None:
+        low, high = self.pitch
+        if not -math.pi / 2 <= low <= high <= math.pi / 2:
+            raise ValueError(f"VirtualCameras.pitch: expected -pi/2 <= low <= high <= pi/2 radians, got {self.pitch}")
 
     @property
     def active(self) -> bool:
@@ -117,7 +134,7 @@ class VirtualCameras:
             chosen = chosen & batch["projected_2d"].to(device)
         if not chosen.any():
             return batch
-        rotation = random_rotations(batch_size, self.max_yaw, self.max_pitch, generator, device)
+        rotation = random_rotations(batch_size, self.max_yaw, self.pitch, generator, device)
         turned = poses @ rotation[:, None].transpose(-1, -2)  # root-relative, so the pelvis stays at 0
         trajectory = (root - root[:, num_frames // 2 : num_frames // 2 + 1]) @ rotation.transpose(-1, -2)
 
@@ -184,7 +201,7 @@ class PretrainStep:
             shift = int(torch.randint(1, high, (1,), generator=generator, device=generator.device))
             poses_3d = torch.roll(poses_3d, shifts=shift, dims=0)
         if self.rotate_3d:  # 3D needs no detector: every rotation of a 3D clip is a new sample
-            rotation = random_rotations(poses_3d.shape[0], math.pi, self.cameras.max_pitch, generator,
+            rotation = random_rotations(poses_3d.shape[0], math.pi, self.cameras.pitch, generator,
                                         poses_3d.device)
             poses_3d = poses_3d @ rotation[:, None].transpose(-1, -2)
         spatial_2d, temporal_2d = _sample_stage_one_masks(model, keypoints, generator)
