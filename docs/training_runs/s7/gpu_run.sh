@@ -5,6 +5,9 @@
 #
 #   run from the repository root on the device machine, with .devdata/h36m.pack.npz (pack_h36m.py) carried:
 #   bash docs/training_runs/s7/gpu_run.sh 540     # seconds this script may take
+#   STAGE1_FLAGS / STAGE2_FLAGS: extra flags for each stage, after the shared ones (the last of a flag wins); the
+#   next run, from what this one showed (docs/training.md):
+#   BATCH=2048 STAGE1_FLAGS="--lr 3e-4" bash docs/training_runs/s7/gpu_run.sh 570
 set -uo pipefail
 LIMIT=${1:-540}
 BATCH=${BATCH:-512}  # smaller for a dry run on the CPU
@@ -46,7 +49,7 @@ echo "[run] size: $SIZE, bench done at $(( $(date +%s) - START )) s"
 
 S1_START=$(date +%s)
 $PY examples/pretrain.py $COMMON $AUG $SIZE --no-3d --max-steps 100000 --lr-decay-steps 400 --max-time $STAGE1_TIME \
-    --output-dir "$WORK/s1" || exit 1
+    ${STAGE1_FLAGS:-} --output-dir "$WORK/s1" || exit 1
 S1_TRAIN=$($PY -c "import json; print(int(json.load(open('$WORK/s1/train_summary.json'))['wall_time_s']))") || exit 1
 OVERHEAD=$(( $(date +%s) - S1_START - S1_TRAIN ))  # loading the data, building the model, saving
 echo "[run] stage I done at $(( $(date +%s) - START )) s; ${OVERHEAD} s of it outside training"
@@ -56,6 +59,6 @@ SCHEDULE=$($PY $HERE/gpu_plan.py schedule --json "$WORK/plan.json" --stage1-summ
     --seconds $SECONDS2) || exit 1
 SECONDS2=$(( $(left) - OVERHEAD - 25 ))  # the schedule call took some seconds too
 $PY examples/finetune_lifting.py $COMMON $AUG $SIZE $SCHEDULE --init-from "$WORK/s1" --max-time $SECONDS2 \
-    --output-dir "$WORK/s2"
+    ${STAGE2_FLAGS:-} --output-dir "$WORK/s2"
 echo "[run] stage II ended (status $?) at $(( $(date +%s) - START )) s"
 cat "$WORK/s2/train_summary.json"
