@@ -15,24 +15,18 @@ import torch
 
 from mpm_hf import MPMForPoseLifting
 from mpm_hf.data.corpora import load_corpus
+from mpm_hf.inference import lift_sequence
 from mpm_hf.metrics import p_mpjpe
-from mpm_hf.windowing import centred_windows
 
 warnings.filterwarnings("ignore")
 model = MPMForPoseLifting.from_pretrained(sys.argv[1]).eval()
 step = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-config = model.config
 predicted, target = [], []
 for sequence in load_corpus("h36m", "../shared/data/h36m", split="test", subjects=["S9"], keypoints="gt"):
-    keypoints = np.asarray(sequence["keypoints_2d"], dtype=np.float32)
-    centres = np.arange(0, len(keypoints), step)
-    index = centred_windows(len(keypoints), config.num_frames, config.downsample, centres=centres)
-    with torch.no_grad():
-        output = model(poses=torch.from_numpy(keypoints[index])).poses_3d
-    predicted.append(output[:, output.shape[1] // 2].numpy())  # the centre frame
-    target.append(np.asarray(sequence["poses_3d"], dtype=np.float32)[centres])
+    frames = np.arange(0, len(sequence["poses_3d"]), step)
+    predicted.append(lift_sequence(model, sequence["keypoints_2d"], frames=frames))  # centred windows, pelvis at 0
+    target.append(np.asarray(sequence["poses_3d"], dtype=np.float32)[frames])
 predicted, target = np.concatenate(predicted), np.concatenate(target)
-predicted = predicted - predicted[:, :1]
 
 
 def angles(poses):

@@ -9,31 +9,18 @@ import sys
 import warnings
 
 import numpy as np
-import torch
+from scale_diagnostic import centre_predictions  # this folder's (the script's folder is on sys.path)
 from scipy.spatial.transform import Rotation
 
 from mpm_hf import MPMForPoseLifting
-from mpm_hf.data.corpora import load_corpus
-from mpm_hf.windowing import centred_windows
 
 
 def main() -> None:
     warnings.filterwarnings("ignore")
     model = MPMForPoseLifting.from_pretrained(sys.argv[1]).eval()
     step, keypoints = int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "gt"
-    config = model.config
-    predicted, target, rays = [], [], []
-    for sequence in load_corpus("h36m", "../shared/data/h36m", split="test", subjects=["S9"], keypoints=keypoints):
-        points = np.asarray(sequence["keypoints_2d"], dtype=np.float32)
-        centres = np.arange(0, len(points), step)
-        index = centred_windows(len(points), config.num_frames, config.downsample, centres=centres)
-        with torch.no_grad():
-            output = model(poses=torch.from_numpy(points[index])).poses_3d
-        predicted.append(output[:, output.shape[1] // 2].numpy())  # the centre frame
-        target.append(np.asarray(sequence["poses_3d"], dtype=np.float32)[centres])
-        rays.append(np.asarray(sequence["root_trajectory"], dtype=np.float64)[centres])
-    predicted, target, rays = (np.concatenate(x).astype(np.float64) for x in (predicted, target, rays))
-    predicted, target = predicted - predicted[:, :1], target - target[:, :1]
+    predicted, target, rays = centre_predictions(model, "S9", keypoints, step)
+    predicted, target = predicted.astype(np.float64), target.astype(np.float64)
     rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
     axis = np.cross([0.0, 0.0, 1.0], rays)
     angle = np.arccos(np.clip(rays[:, 2], -1, 1))

@@ -13,34 +13,33 @@ import torch
 
 from mpm_hf import MPMForPoseLifting
 from mpm_hf.data.corpora import load_corpus
+from mpm_hf.inference import lift_sequence
 from mpm_hf.metrics import n_mpjpe, p_mpjpe
-from mpm_hf.windowing import centred_windows
 
 PARENTS = [0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15]  # of joints 1..16 (Human3.6M-17)
 
 
-def predict(model, subject: str, keypoints: str, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """Root-relative centre-frame predictions and truths, ``(frames, 17, 3)`` metres."""
-    config = model.config
+def centre_predictions(model, subject: str, keypoints: str, step: int) -> tuple[np.ndarray, ...]:
+    """Every ``step``-th frame of ``subject`` lifted by the paper's per-frame protocol (``lift_sequence``): the
+    predictions and truths, ``(frames, 17, 3)`` metres, pelvis at 0, and the pelvis in camera coordinates
+    ``(frames, 3)`` metres."""
     split = "test" if subject == "S9" else "train"
-    predicted, target = [], []
+    predicted, target, root = [], [], []
     for sequence in load_corpus("h36m", "../shared/data/h36m", split=split, subjects=[subject], keypoints=keypoints):
-        points = np.asarray(sequence["keypoints_2d"], dtype=np.float32)
-        centres = np.arange(0, len(points), step)
-        index = centred_windows(len(points), config.num_frames, config.downsample, centres=centres)
-        with torch.no_grad():
-            output = model(poses=torch.from_numpy(points[index])).poses_3d
-        predicted.append(output[:, output.shape[1] // 2].numpy())  # the centre frame
-        target.append(np.asarray(sequence["poses_3d"], dtype=np.float32)[centres])
-    predicted, target = np.concatenate(predicted), np.concatenate(target)
-    return predicted - predicted[:, :1], target - target[:, :1]
+        frames = np.arange(0, len(sequence["poses_3d"]), step)
+        missing = ~np.asarray(sequence["valid"], dtype=bool) if "valid" in sequence else None
+        predicted.append(lift_sequence(model, sequence["keypoints_2d"], missing, frames=frames))
+        target.append(np.asarray(sequence["poses_3d"], dtype=np.float32)[frames])
+        root.append(np.asarray(sequence["root_trajectory"], dtype=np.float64)[frames])
+    target = np.concatenate(target)
+    return np.concatenate(predicted), target - target[:, :1], np.concatenate(root)
 
 
 def main() -> None:
     warnings.filterwarnings("ignore")
     model = MPMForPoseLifting.from_pretrained(sys.argv[1]).eval()
     subject, keypoints = sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "gt"
-    predicted, target = predict(model, subject, keypoints, int(sys.argv[2]))
+    predicted, target, _ = centre_predictions(model, subject, keypoints, int(sys.argv[2]))
 
     def error(poses: np.ndarray) -> float:
         return 1000 * float(np.linalg.norm(poses - target, axis=-1).mean())
