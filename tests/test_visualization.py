@@ -134,3 +134,22 @@ def test_loss_curves_png(tmp_path):
     # two series drawn in matplotlib's first two cycle colours; "unused" (empty) gets no line
     assert _count_colour(path, "#1f77b4", 30) > 100 and _count_colour(path, "#ff7f0e", 30) > 20
     assert _count_colour(path, "#2ca02c", 30) == 0
+
+
+def test_plot_runs_reads_steps_with_offset_or_minutes_of_training(tmp_path):
+    from .test_hub_integration import load_script
+
+    plot_runs = load_script("plot_runs")
+    log = tmp_path / "metrics.jsonl"
+    log.write_text('{"step": 0, "time": 1000.0, "run_config": 1}\n{"step": 25, "time": 1030.0, "loss_centre": 0.07}\n'
+                   '{"step": 50, "time": 1090.0, "loss_centre": 0.05}\n')
+    assert plot_runs.read_values(log, "loss_centre", 1000) == [(1025, 0.07), (1050, 0.05)]
+    assert plot_runs.read_values(log, "loss_centre", 1000, x="minutes") == [(0.5, 0.07), (1.5, 0.05)]
+    written = plot_runs.main(["--x", "minutes", "--key", "loss_centre", "--output", str(tmp_path / "c.png"),
+                              f"a={log}"])
+    assert Image.open(written).size[0] > 100
+    with pytest.raises(ValueError, match="no 'loss_sequence' values logged"):
+        plot_runs.read_values(log, "loss_sequence", 0)
+    assert plot_runs.smoothed([(1, 2.0), (2, 4.0), (3, 9.0), (4, 1.0), (5, 7.0)], 2) == [(2, 3.0), (4, 5.0)]
+    with pytest.raises(ValueError, match="--smooth: expected at least 1, got 0"):
+        plot_runs.smoothed([(1, 2.0)], 0)
