@@ -1,5 +1,6 @@
 # Evaluate the two arms of run-grow.sh: S9 every 5th frame with ground-truth and Stacked-Hourglass 2D, and S9's
-# 3D seen from above (viewpoints.py). Run from the repository root after both runs stopped.
+# 3D seen from above (viewpoints.py; the default they start from is in s8/viewpoints.json). Run from the
+# repository root after both runs stopped.
 source runs/common.sh
 D=docs/training_runs/s9
 for arm in grown control; do
@@ -9,5 +10,4 @@ for arm in grown control; do
   done
   wait
 done
-$PY docs/training_runs/s7/viewpoints.py $D/viewpoints.json pretrained/mpm-h36m-27f-lifting runs/s9-grown \
-  runs/s9-control
+$PY docs/training_runs/s7/viewpoints.py $D/viewpoints.json runs/s9-grown runs/s9-control
