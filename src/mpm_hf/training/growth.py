@@ -69,13 +69,10 @@ def grow_model(model: MPMPreTrainedModel, seed: int = 0, **sizes: int) -> MPMPre
         grown = model.__class__(config)
     finally:
         torch.random.set_rng_state(generator_state)
-    state = grow_state_dict(model.state_dict(), grown.state_dict())
-    trained_layers = model.config.num_hidden_layers
-    for name, tensor in state.items():
-        parts = name.split(".")
-        if "temporal_transformer" in parts and "layers" in parts:
-            index = int(parts[parts.index("layers") + 1])
-            if index >= trained_layers and (".attention.out_proj." in name or ".feed_forward.fc2." in name):
-                tensor.zero_()
-    grown.load_state_dict(state)
+    grown.load_state_dict(grow_state_dict(model.state_dict(), grown.state_dict()))
+    with torch.no_grad():  # the appended layers start as the identity
+        for layer in grown.base_model.temporal_transformer.layers[model.config.num_hidden_layers:]:
+            for projection in (layer.attention.out_proj, layer.feed_forward.fc2):
+                projection.weight.zero_()
+                projection.bias.zero_()
     return grown.train(model.training)
