@@ -288,6 +288,20 @@ def test_card_without_results_says_not_evaluated_and_has_no_model_index():
     assert "| Frames per window | 27 " in text
 
 
+@pytest.mark.parametrize(("normalization", "units"), [("window", "may be in any units"),
+                                                      ("screen", "are normalised screen coordinates")])
+def test_card_states_the_input_units_and_the_window_span_of_its_config(normalization, units):
+    config = tiny_config(architectures=["MPMForPoseCompletion"], input_normalization=normalization, downsample=6,
+                         fps=50.0)
+    text = " ".join(generate_model_card(config, repo_id="mpm-hf/completion").split())
+    assert f"When the model is called directly, 2D inputs {units}" in text
+    span = (config.num_frames - 1) * 6 + 1
+    assert f"a window spans {span} video frames" in text  # the configuration table
+    assert f"a window spanning {span} video frames ({span / 50:.1f} s at 50 fps;" in text  # the limitations
+    without_rate = " ".join(generate_model_card(tiny_config(fps=None), repo_id="mpm-hf/x").split())
+    assert "video frames. Near the ends of a sequence" in without_rate
+
+
 def test_completion_results_name_how_the_given_joints_were_scored():
     from mpm_hf.hub.eval_results import result_rows
 

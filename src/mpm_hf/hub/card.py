@@ -127,6 +127,25 @@ features = MPMModel.from_pretrained("{repo}")(poses).last_hidden_state  # (batch
 ```"""
 
 
+def _direct_input_units(config: MPMConfig) -> str:
+    """What 2D a direct call takes: any units when the model normalises its windows itself, else screen units."""
+    if getattr(config, "input_normalization", "screen") == "window":
+        return ("2D inputs may be in any units (pixels, normalised screen coordinates): the model centres and scales "
+                "each window itself (person-centred, scale-normalised)")
+    return ("2D inputs are normalised screen coordinates (`x / w * 2 - 1`, `y / w * 2 - h / w`; the pipeline "
+            "converts pixels itself)")
+
+
+def _window_span_note(config: MPMConfig) -> str:
+    """The time one window covers, and what happens to inputs shorter than that."""
+    span = (config.num_frames - 1) * config.downsample + 1
+    fps = getattr(config, "fps", None)
+    duration = f" ({span / fps:.1f} s at {fps:g} fps; input at other frame rates is read with another frame step or resampled)" if fps else ""
+    return (f"Each output frame is read from a window spanning {span} video frames{duration}. Near the ends of a "
+            "sequence, and in clips shorter than that, windows repeat the first or last frame, so the first and "
+            "last half-window of every input gets less temporal context.")
+
+
 def _training_details(training: Mapping[str, Any] | None) -> str:
     if not training:
         return "Not recorded with this checkpoint."
@@ -226,6 +245,8 @@ def build_model_card(
         "num_parameters": f"{num_parameters / 1e6:.2f} M ({num_parameters:,})",
         "base_model_note": f"Fine-tuned from `{base_model}`." if base_model else "",
         "usage": _usage(architecture, repo),
+        "direct_input_units": _direct_input_units(config),
+        "window_span_note": _window_span_note(config),
         "training_data": training_data_section(dataset_ids),
         "training_details": _training_details(training),
         "results_table": results_section(rows, repo),
