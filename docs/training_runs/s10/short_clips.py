@@ -60,7 +60,8 @@ def main() -> None:
                 scores = {"mpjpe": evaluate_lifting(model, clips, frame_step=args.frame_step, progress=False)["mpjpe"]}
             row = {"model": path, "tds": model.config.downsample,
                    "window_seconds": round(((model.config.num_frames - 1) * model.config.downsample + 1) / FPS, 2),
-                   "clip_frames": length, "clips": len(clips), **{key: round(value, 2) for key, value in scores.items()}}
+                   "clip_frames": length, "clips": len(clips),
+                   **{key: round(value, 2) for key, value in scores.items()}}
             print(json.dumps(row), flush=True)
             results.append(row)
     args.output.write_text(json.dumps(results, indent=1) + "\n")

@@ -140,7 +140,10 @@ def _window_span_note(config: MPMConfig) -> str:
     """The time one window covers, and what happens to inputs shorter than that."""
     span = (config.num_frames - 1) * config.downsample + 1
     fps = getattr(config, "fps", None)
-    duration = f" ({span / fps:.1f} s at {fps:g} fps; input at other frame rates is read with another frame step or resampled)" if fps else ""
+    duration = ""
+    if fps:
+        duration = (f" ({span / fps:.1f} s at {fps:g} fps; input at other frame rates is read with another frame step "
+                    "or resampled)")
     return (f"Each output frame is read from a window spanning {span} video frames{duration}. Near the ends of a "
             "sequence, and in clips shorter than that, windows repeat the first or last frame, so the first and "
             "last half-window of every input gets less temporal context.")
