@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> dict:
         keep_visible = resolve_keep_visible(args.completion, None if args.keep_visible else False)
         table = evaluate_completion(model, sequences, modality=args.completion, settings=settings,
                                     frame_step=max(args.frame_step, 1), keep_visible=keep_visible,
-                                    downsample=args.downsample, progress=args.progress)
+                                    downsample=args.downsample, progress=args.progress, flip_test=args.flip_test)
         report = {"task": f"completion_{args.completion}", "model": args.model, "dataset": args.dataset,
                   "subjects": _subjects(args), "keypoints": args.keypoints, "frame_step": max(args.frame_step, 1),
-                  "keep_visible": keep_visible, "mpjpe_by_occlusion": table}
+                  "keep_visible": keep_visible, "flip_test": args.flip_test, "mpjpe_by_occlusion": table}
         print(format_markdown_table({"MPJPE (mm)": table}))
     else:
         model = _model_class(args.model, None).from_pretrained(args.model).to(args.device).eval()

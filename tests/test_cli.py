@@ -353,6 +353,13 @@ def test_complete_round_trip_and_errors(capsys, tmp_path, completion_dir):
         )
         expected = pipe(poses, occluded_joints=["left_arm", "right_leg"])["poses_3d"]
         np.testing.assert_allclose(result["poses_3d"], expected, atol=1e-6)
+    flipped = tmp_path / "flipped.npz"
+    code, _, err = run(capsys, "complete", source, "--model", completion_dir, "--output", flipped, "--occlude",
+                       "left_arm,right_leg", "--flip-test")
+    assert code == 0, err
+    with np.load(flipped) as result:
+        expected = pipe(poses, occluded_joints=["left_arm", "right_leg"], flip_test=True)["poses_3d"]
+        np.testing.assert_allclose(result["poses_3d"], expected, atol=1e-6)
 
     code, _, err = run(
         capsys, "complete", source, "--model", completion_dir, "--output", output, "--occlude", "tail"

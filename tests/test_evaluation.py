@@ -45,6 +45,23 @@ def test_evaluation_uses_the_tds_the_model_was_trained_with():
     assert completion != evaluate_completion(model, data, "2d", frame_step=7, downsample=1, progress=False)
 
 
+@pytest.mark.parametrize("modality", ["2d", "3d"])
+def test_completion_flip_test_is_mirror_symmetric(modality):
+    torch.manual_seed(0)
+    model = MPMForPoseCompletion(MPMConfig(num_frames=27, hidden_size=32, intermediate_size=64, num_attention_heads=4,
+                                           num_hidden_layers=1, downsample=2)).eval()
+    data = sequences()
+    mirrored = [{**sequence, "keypoints_2d": flip_poses(sequence["keypoints_2d"]),
+                 "poses_3d": flip_poses(sequence["poses_3d"])} for sequence in data]
+    legs = {"2 legs": (("legs",), 0)}  # a part that is its own mirror image
+    kwargs = dict(settings=legs, frame_step=5, progress=False, keep_visible=False)
+    flipped = evaluate_completion(model, data, modality, flip_test=True, **kwargs)
+    assert flipped == pytest.approx(evaluate_completion(model, mirrored, modality, flip_test=True, **kwargs), abs=1e-4)
+    plain = evaluate_completion(model, data, modality, **kwargs)
+    assert plain != pytest.approx(evaluate_completion(model, mirrored, modality, **kwargs), abs=1e-4)
+    assert flipped != pytest.approx(plain, abs=1e-4)
+
+
 def test_completion_feeds_missing_detections_masked():
     model = tiny_lifter()
     data = sequences()

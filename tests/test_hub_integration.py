@@ -310,6 +310,10 @@ def test_completion_results_name_how_the_given_joints_were_scored():
     kept, raw, two_d = result_rows(reports, "completion_3d", "h36m")
     assert kept.protocol == "given joints kept" and raw.protocol == "every joint from the model"
     assert two_d.protocol is None and kept.metric_name == "MPJPE, left arm occluded (mm)"
+    flipped = [{**report, "flip_test": True} for report in reports]  # completion reports have no "mode"
+    kept, raw, two_d = result_rows(flipped, "completion_3d", "h36m")
+    assert (kept.protocol, raw.protocol, two_d.protocol) == (
+        "flip test, given joints kept", "flip test, every joint from the model", "flip test")
 
 
 @pytest.mark.parametrize(

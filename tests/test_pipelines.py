@@ -760,6 +760,24 @@ def test_completion_keeps_the_given_joints_unless_asked_not_to(completer):
         completer(poses, keep_visible="yes")
 
 
+def test_completion_flip_test_averages_with_the_mirrored_input_and_is_mirror_symmetric(completer):
+    poses = root_relative_sequence(40, seed=6)
+    hidden = dict(occluded_joints="left_arm", keep_visible=False)
+    plain = completer(poses, **hidden)["poses_3d"]
+    # the mirrored input hides the mirrored part: the right arm
+    mirrored = flip_poses(completer(flip_poses(poses), occluded_joints="right_arm", keep_visible=False)["poses_3d"])
+    flipped = completer(poses, flip_test=True, **hidden)["poses_3d"]
+    np.testing.assert_allclose(flipped, (plain + mirrored) / 2, atol=1e-5)
+    assert not np.allclose(flipped, plain, atol=1e-4)
+    # with flip test, mirroring the input mirrors the output
+    twin = completer(flip_poses(poses), occluded_joints="right_arm", keep_visible=False, flip_test=True)["poses_3d"]
+    np.testing.assert_allclose(flip_poses(twin), flipped, atol=1e-5)
+    np.testing.assert_allclose(complete_sequence(completer.model, poses, occluded_joints="left_arm", flip_test=True),
+                               flipped, atol=1e-6)
+    with pytest.raises(ValueError, match="flip_test: expected True or False, got 'yes'"):
+        completer(poses, flip_test="yes")
+
+
 def test_a_checkpoint_missing_weights_the_task_runs_is_refused(lifting_dir, tmp_path):
     from safetensors.torch import load_file, save_file
 

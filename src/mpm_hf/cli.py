@@ -419,6 +419,7 @@ def command_complete(args: argparse.Namespace) -> int:
         keypoint_format=args.format,
         batch_size=args.batch_size,
         progress=_show_progress(args, len(poses)),
+        flip_test=args.flip_test,
     )
     np.savez(
         output,
@@ -616,6 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PARTS",
         help="body parts and/or joint indices hidden in every frame, e.g. left_arm,right_leg",
     )
+    complete.add_argument("--flip-test", action="store_true", help="average with the mirrored input")
     complete.set_defaults(handler=command_complete)
 
     render = commands.add_parser("render", help="render a lift/complete result as an animation")

@@ -14,8 +14,21 @@ import numpy as np
 import torch
 
 from .inference import default_margin, input_dtype
+from .keypoints import model_skeleton
 from .masking import resolve_joints
-from .windowing import run_windows, stitch, tile_sequence
+from .windowing import flip_windows, merge_flipped, run_windows, stitch, tile_sequence
+
+
+def predict_completion(model: torch.nn.Module, windows: torch.Tensor, masks: torch.Tensor,
+                       flip_test: bool = False) -> torch.Tensor:
+    """One batch of partial windows ``(B, T, J, 2|3)`` with their hidden joints ``masks (B, T, J)`` -> every joint
+    in 3D, ``(B, T, J, 3)``. ``flip_test`` averages with the prediction for the horizontally mirrored input (x
+    negated, left and right swapped, in the masks too), mirrored back."""
+    skeleton = model_skeleton(windows.shape[-2])
+    if flip_test:
+        windows, masks = flip_windows(windows, masks, skeleton)
+    poses = model(poses=windows, spatial_mask=masks).poses_3d
+    return merge_flipped(poses, skeleton) if flip_test else poses
 
 
 @torch.inference_mode()
@@ -28,6 +41,7 @@ def complete_sequence(
     progress: Callable[[int], None] | None = None,
     margin: int | None = None,
     keep_visible: bool = False,
+    flip_test: bool = False,
 ) -> np.ndarray:
     """Complete one sequence ``(N, J, 3)`` (metres, root-relative) or ``(N, J, 2)`` (normalised screen).
 
@@ -44,6 +58,7 @@ def complete_sequence(
         keep_visible: with 3D input, return the visible joints as given (root-relative) and the model's output only
             at the hidden ones (what the paper scores, and the pose-completion pipeline's default); ``False``: every
             joint is the model's output.
+        flip_test: average with the horizontally mirrored input (left/right swapped), as for lifting.
 
     Returns:
         ``(N, J, 3)`` float32, metres, pelvis at the origin.
@@ -79,7 +94,7 @@ def complete_sequence(
     tiling = tile_sequence(num_frames, window, int(getattr(config, "downsample", 1)), margin)
 
     def predict(windows: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        return model(poses=windows, spatial_mask=masks).poses_3d
+        return predict_completion(model, windows, masks, flip_test)
 
     report = None if progress is None else (lambda done: progress(min(done * (window - 2 * margin), num_frames)))
     predictions = run_windows(predict, sequence, hidden, tiling.index, batch_size, device, dtype, report)

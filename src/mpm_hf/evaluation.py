@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .completion import predict_completion
 from .inference import lift_sequence
 from .masking import resolve_joints
 from .metrics import MetricAccumulator, auc, mpjpe, pck
@@ -131,6 +132,7 @@ def evaluate_completion(
     seed: int = 0,
     progress: bool = True,
     keep_visible: bool | None = None,
+    flip_test: bool = False,
 ) -> dict[str, float]:
     """Centre-frame MPJPE (mm) of a completion model with named body parts occluded (the paper's Tables 3-4).
 
@@ -141,7 +143,8 @@ def evaluate_completion(
     ``keep_visible`` (3D only): the visible joints are scored as given, the model's output only at the hidden ones.
     That is the paper's protocol and the default (``None``) for 3D: the release's 3D completion test scores the
     input with only its masked joints replaced by the model's output (``pretrain_epoch.py``, ``comp3d``), as the
-    pose-completion pipeline returns it; ``False`` scores the model's output at every joint.
+    pose-completion pipeline returns it; ``False`` scores the model's output at every joint. ``flip_test`` averages
+    each prediction with that of the mirrored input (:func:`mpm_hf.completion.predict_completion`).
     """
     keep_visible = resolve_keep_visible(modality, keep_visible)
     settings = settings or (COMPLETION_SETTINGS_2D if modality == "2d" else COMPLETION_SETTINGS_3D)
@@ -172,8 +175,7 @@ def evaluate_completion(
                     mask[..., resolve_joints(parts, num_joints)] = True
                 mask |= missing[rows]
                 windows = torch.from_numpy(np.where(mask[..., None], 0.0, inputs[rows]).astype(np.float32))
-                output = model(poses=windows.to(device), spatial_mask=torch.from_numpy(mask).to(device))
-                predicted = output.poses_3d
+                predicted = predict_completion(model, windows.to(device), torch.from_numpy(mask).to(device), flip_test)
                 centre = predicted[:, 0] if predicted.shape[1] == 1 else predicted[:, num_frames // 2]
                 if keep_visible:
                     given = torch.from_numpy(inputs[rows[:, num_frames // 2]]).to(centre.device)

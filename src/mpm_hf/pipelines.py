@@ -428,6 +428,7 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
     ``mpm_hf.masking.BODY_PARTS``, and/or joint indices, hidden in every frame), ``keypoint_format="h36m"``
     (or ``"h36m32"``), ``keep_visible=True`` (the given joints are returned as given, only the hidden ones come
     from the model; ``False``: every joint is the model's output, as the paper's tables score it),
+    ``flip_test=False`` (average with the horizontally mirrored input, left and right swapped),
     ``batch_size=256`` (windows per forward pass), ``progress=False``.
 
     Returns a dict: ``poses_3d`` ``(frames, 17, 3)`` float32 metres, pelvis at 0; ``joint_names``; ``missing``
@@ -445,11 +446,14 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
         window_batch_size: int | None = None,
         progress: bool | None = None,
         keep_visible: bool | None = None,
+        flip_test: bool | None = None,
     ) -> tuple[dict, dict, dict]:
         preprocess: dict[str, Any] = {}
         forward: dict[str, Any] = {}
         if keep_visible is not None:
             forward["keep_visible"] = _check_bool(keep_visible, "keep_visible")
+        if flip_test is not None:
+            forward["flip_test"] = _check_bool(flip_test, "flip_test")
         if occluded_joints is not None:
             if not isinstance(occluded_joints, (str, int)):
                 occluded_joints = list(occluded_joints)
@@ -489,7 +493,12 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
         return {"poses_3d": converted, "missing": hidden}
 
     def _forward(
-        self, model_inputs: dict[str, Any], batch_size: int = 256, progress: bool = False, keep_visible: bool = True
+        self,
+        model_inputs: dict[str, Any],
+        batch_size: int = 256,
+        progress: bool = False,
+        keep_visible: bool = True,
+        flip_test: bool = False,
     ) -> dict[str, Any]:
         num_frames = len(model_inputs["poses_3d"])
         with self._progress_bar(num_frames, progress, "completing") as bar:
@@ -500,6 +509,7 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
                 batch_size=batch_size,
                 progress=_progress_callback(bar),
                 keep_visible=keep_visible,
+                flip_test=flip_test,
             )
         return {"poses_3d": poses_3d, "missing": model_inputs["missing"]}
 

@@ -87,13 +87,13 @@ def result_rows(results: Any, default_task: str, default_dataset: str) -> list[R
             raise ValueError(f"{where}.task: expected one of {sorted(TASKS)}, got {task!r}")
         split = report.get("subjects", report.get("split"))
         split = ", ".join(split) if isinstance(split, (list, tuple)) else (str(split) if split else None)
-        protocol = None
-        if report.get("mode"):
-            protocol = str(report["mode"]) + (", flip test" if report.get("flip_test") else "")
+        parts = [str(report["mode"])] if report.get("mode") else []
+        if report.get("flip_test"):
+            parts.append("flip test")
         if report.get("keep_visible") is not None and task == "completion_3d":
             # the given joints kept (the paper's protocol and the pipeline's output), or the model's output everywhere
-            kept = "given joints kept" if report["keep_visible"] else "every joint from the model"
-            protocol = ", ".join(part for part in (protocol, kept) if part)
+            parts.append("given joints kept" if report["keep_visible"] else "every joint from the model")
+        protocol = ", ".join(parts) or None
         common = dict(task=task, dataset_id=dataset_id(report.get("dataset", default_dataset)), split=split,
                       keypoints=str(report["keypoints"]) if report.get("keypoints") else None, protocol=protocol)
         found = False
