@@ -43,7 +43,8 @@ def complete_sequence(
     keep_visible: bool = False,
     flip_test: bool = False,
 ) -> np.ndarray:
-    """Complete one sequence ``(N, J, 3)`` (metres, root-relative) or ``(N, J, 2)`` (normalised screen).
+    """Complete one sequence ``(N, J, 3)`` (metres, root-relative) or ``(N, J, 2)`` (normalised screen coordinates;
+    any units for a model with ``config.input_normalization="window"``).
 
     Args:
         model: an ``MPMForPoseCompletion`` in eval mode.
