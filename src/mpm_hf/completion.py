@@ -14,9 +14,8 @@ import numpy as np
 import torch
 
 from .inference import default_margin, input_dtype
-from .keypoints import model_skeleton
 from .masking import resolve_joints
-from .windowing import flip_windows, merge_flipped, run_windows, stitch, tile_sequence
+from .windowing import predict_flip_tested, run_windows, stitch, tile_sequence
 
 
 def predict_completion(model: torch.nn.Module, windows: torch.Tensor, masks: torch.Tensor,
@@ -24,11 +23,8 @@ def predict_completion(model: torch.nn.Module, windows: torch.Tensor, masks: tor
     """One batch of partial windows ``(B, T, J, 2|3)`` with their hidden joints ``masks (B, T, J)`` -> every joint
     in 3D, ``(B, T, J, 3)``. ``flip_test`` averages with the prediction for the horizontally mirrored input (x
     negated, left and right swapped, in the masks too), mirrored back."""
-    skeleton = model_skeleton(windows.shape[-2])
-    if flip_test:
-        windows, masks = flip_windows(windows, masks, skeleton)
-    poses = model(poses=windows, spatial_mask=masks).poses_3d
-    return merge_flipped(poses, skeleton) if flip_test else poses
+    return predict_flip_tested(lambda poses, mask: model(poses=poses, spatial_mask=mask).poses_3d, windows, masks,
+                               flip_test)
 
 
 @torch.inference_mode()

@@ -18,8 +18,7 @@ import numpy as np
 import torch
 
 from .frame_rate import interpolate, plan_frame_rate, resample
-from .keypoints import model_skeleton
-from .windowing import centred_windows, flip_windows, merge_flipped, run_windows, stitch, tile_sequence
+from .windowing import centred_windows, predict_flip_tested, run_windows, stitch, tile_sequence
 
 LIFT_MODES = ("per_frame", "sequence")
 LIFT_MODE_CHOICES = (*LIFT_MODES, "auto")
@@ -60,14 +59,12 @@ def resolve_mode(mode: str, num_frames: int) -> str:
 
 def _predict(model: torch.nn.Module, windows: torch.Tensor, masks: torch.Tensor, head: str, flip_test: bool):
     """One batch of windows ``(B, T, J, 2)`` -> ``(B, T_out, J, 3)``; flip TTA averages with the mirrored input."""
-    skeleton = model_skeleton(windows.shape[-2])
-    if flip_test:
-        windows, masks = flip_windows(windows, masks, skeleton)
-    if head == "centre":
-        poses = model(poses=windows, spatial_mask=masks).poses_3d
-    else:
-        poses = model(poses=windows, spatial_mask=masks, predict_centre=False).sequence_poses_3d
-    return merge_flipped(poses, skeleton) if flip_test else poses
+    def predict(windows: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        if head == "centre":
+            return model(poses=windows, spatial_mask=masks).poses_3d
+        return model(poses=windows, spatial_mask=masks, predict_centre=False).sequence_poses_3d
+
+    return predict_flip_tested(predict, windows, masks, flip_test)
 
 
 @torch.inference_mode()

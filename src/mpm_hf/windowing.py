@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .keypoints import Skeleton, flip_poses
+from .keypoints import Skeleton, flip_poses, model_skeleton
 
 __all__ = [
     "window_offsets",
@@ -40,6 +40,7 @@ __all__ = [
     "run_windows",
     "flip_windows",
     "merge_flipped",
+    "predict_flip_tested",
 ]
 
 
@@ -186,3 +187,18 @@ def merge_flipped(poses: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
     """Average the predictions of :func:`flip_windows`' two halves (the second mirrored back)."""
     half = poses.shape[0] // 2
     return (poses[:half] + flip_poses(poses[half:], skeleton)) / 2
+
+
+def predict_flip_tested(
+    predict: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    windows: torch.Tensor,
+    masks: torch.Tensor,
+    flip_test: bool,
+) -> torch.Tensor:
+    """``predict(windows (B, T, J, C), masks (B, T, J)) -> (B, ..., J, 3)``, or with ``flip_test`` the average of its
+    predictions for the windows and for their mirror images (one batch of ``2 B``; :func:`flip_windows`,
+    :func:`merge_flipped`). The joint order is the model's for ``J`` joints."""
+    if not flip_test:
+        return predict(windows, masks)
+    skeleton = model_skeleton(windows.shape[-2])
+    return merge_flipped(predict(*flip_windows(windows, masks, skeleton)), skeleton)
