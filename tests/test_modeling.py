@@ -231,8 +231,17 @@ def test_completion_named_parts_and_loss():
     from_2d = model(poses=poses(coords=2), spatial_mask=right_leg, labels=x3)
     centre = torch.linalg.vector_norm(from_2d.poses_3d[:, 13] - x3[:, 13], dim=-1).mean()
     torch.testing.assert_close(from_2d.loss, centre)
+    # loss_weight_completion_sequence adds every frame's MPJPE to the centre frame's (partial 2D->3D only)
+    model.config.loss_weight_completion_sequence = 0.5
+    every_frame = torch.linalg.vector_norm(from_2d.poses_3d - x3, dim=-1).mean()
+    torch.testing.assert_close(model(poses=poses(coords=2), spatial_mask=right_leg, labels=x3).loss,
+                               centre + 0.5 * every_frame)
+    torch.testing.assert_close(model(poses=x3, spatial_mask=right_leg, labels=x3).loss,
+                               model(poses=x3, spatial_mask=right_leg).poses_3d.sub(x3).norm(dim=-1).mean())
     with pytest.raises(ValueError, match="spatial_mask: expected shape"):
         model(poses=x3, spatial_mask=right_leg[:, :, :16])
+    with pytest.raises(ValueError, match="loss_weight_completion_sequence"):
+        tiny_config(loss_weight_completion_sequence=-1.0)
 
 
 def test_gradient_checkpointing_gives_same_gradients():

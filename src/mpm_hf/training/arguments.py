@@ -81,6 +81,8 @@ class ModelArguments:
     loss_weight_lift: float | None = field(default=None, metadata={"help": "masked 2D->3D lifting (8.0)"})
     loss_weight_centre: float | None = field(default=None, metadata={"help": "lambda_ft (1.0)"})
     loss_weight_sequence: float | None = field(default=None, metadata={"help": "lambda_ft-seq (1.0)"})
+    loss_weight_completion_sequence: float | None = field(default=None, metadata={"help":
+        "partial 2D->3D completion: weight of the all-frame MPJPE added to the centre frame's (paper: 0.0)"})
     dropout: float | None = field(default=None, metadata={"help":
         "every dropout rate (default: the release's, 0.1 in the transformers and 0.2 in the pose encoders and "
         "spatial MLP); with --init-from it overrides the checkpoint's rates"})
@@ -122,6 +124,7 @@ _OBJECTIVE_FLAGS = {
     "loss_weight_lift": "loss_weight_lift",
     "loss_weight_centre": "loss_weight_centre",
     "loss_weight_sequence": "loss_weight_sequence",
+    "loss_weight_completion_sequence": "loss_weight_completion_sequence",
 }
 
 
@@ -317,7 +320,8 @@ def argument_ranges(num_joints: int = 17) -> dict[str, Interval]:
                                         note=joints),
         "temporal_mask_ratio": _RATE,
         **{name: Interval(low=0, optional=True) for name in (
-            "loss_weight_2d", "loss_weight_3d", "loss_weight_lift", "loss_weight_centre", "loss_weight_sequence")},
+            "loss_weight_2d", "loss_weight_3d", "loss_weight_lift", "loss_weight_centre", "loss_weight_sequence",
+            "loss_weight_completion_sequence")},
         "dropout": _RATE,
         "spatial_dropout": _RATE,
         "downsample": Interval(low=1, integer=True, optional=True, note="None: the corpora's"),
