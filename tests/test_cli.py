@@ -345,7 +345,8 @@ def test_complete_round_trip_and_errors(capsys, tmp_path, completion_dir):
     assert code == 0, err
     assert "hidden joints completed" in out
     with np.load(output) as result:
-        assert set(result.files) == {"poses_3d", "missing", "joint_names"}
+        assert set(result.files) == {"poses_3d", "missing", "joint_names", "modality"}
+        assert str(result["modality"]) == "3d"
         assert result["poses_3d"].shape == (30, 17, 3) and np.isfinite(result["poses_3d"]).all()
         assert result["missing"][:, [1, 2, 3, 11, 12, 13, 16]].all() and result["missing"].sum() == 30 * 7
         pipe = MPMPoseCompletionPipeline(
@@ -366,6 +367,37 @@ def test_complete_round_trip_and_errors(capsys, tmp_path, completion_dir):
     )
     assert code == 2
     assert_one_line_error(err, "complete", "occluded body part: expected one of")
+
+
+def test_complete_partial_2d_from_a_detector_file(capsys, tmp_path, completion_dir):
+    keypoints = pixel_sequence(30)
+    scores = np.full((30, 17, 1), 0.9, np.float32)
+    scores[4:6, 13] = 0.05  # an undetected left wrist
+    frames = [{"keypoints": np.concatenate([keypoints[t], scores[t]], axis=-1).tolist()} for t in range(30)]
+    source = tmp_path / "frames.json"
+    source.write_text(json.dumps({"keypoints": [frame["keypoints"] for frame in frames]}))
+    output = tmp_path / "complete-2d.npz"
+    code, out, err = run(capsys, "complete", source, "--modality", "2d", "--image-size", "1000x1000", "--occlude",
+                         "legs", "--model", completion_dir, "--output", output, "--flip-test")
+    assert code == 0, err
+    assert "hidden joints completed from partial 2D" in out
+    pipe = MPMPoseCompletionPipeline(model=MPMForPoseCompletion.from_pretrained(completion_dir), device="cpu")
+    expected = pipe(np.concatenate([keypoints, scores], axis=-1), modality="2d", image_size=(1000, 1000),
+                    occluded_joints="legs", flip_test=True)
+    with np.load(output) as result:
+        assert str(result["modality"]) == "2d" and str(result["keypoint_format"]) == "h36m"
+        np.testing.assert_allclose(result["poses_3d"], expected["poses_3d"], atol=1e-6)
+        np.testing.assert_array_equal(result["missing"], expected["missing"])
+        assert result["missing"][4:6, 13].all() and result["missing"][:, 1:7].all() and result["missing"].sum() == 182
+        np.testing.assert_allclose(result["keypoints_2d"], expected["keypoints_2d"], equal_nan=True)
+    # the 2D options belong to --modality 2d; 3D poses come in the Human3.6M orders
+    code, _, err = run(capsys, "complete", source, "--image-size", "1000x1000", "--model", completion_dir,
+                       "--output", output)
+    assert code == 2
+    assert_one_line_error(err, "complete", "--image-size: an option of 2D input; pass --modality 2d")
+    code, _, err = run(capsys, "complete", source, "--format", "coco", "--model", completion_dir, "--output", output)
+    assert code == 2
+    assert_one_line_error(err, "complete", "--format: 3D poses come as h36m or h36m32, got coco")
 
 
 # --- render and info ----------------------------------------------------------------------------------------

@@ -413,16 +413,75 @@ def test_completion_from_h36m32(completer):
 @pytest.mark.parametrize(
     ("inputs", "kwargs", "match"),
     [
-        (np.zeros((10, 17, 2)), {}, r"inputs: expected shape \(frames, 17, 3\)"),
+        (np.zeros((10, 17, 2)), {"modality": "3d"}, r"inputs: expected shape \(frames, 17, 3\)"),
         (np.full((10, 17, 3), np.nan), {}, "inputs: every joint is missing"),
         (np.zeros((10, 17, 3)), {"occluded_joints": ["tail"]}, "occluded body part: expected one of"),
         (np.zeros((10, 17, 3)), {"occluded_joints": [17]}, "occluded joint index"),
-        (np.zeros((10, 17, 3)), {"keypoint_format": "coco"}, "keypoint_format: expected 'h36m' or 'h36m32'"),
+        (np.zeros((10, 17, 3)), {"keypoint_format": "coco", "modality": "3d"},
+         r"keypoint_format: expected one of \('h36m', 'h36m32'\) for 3D poses, got 'coco'"),
+        (np.zeros((10, 17, 3)), {"modality": "3D"}, r"modality: expected one of \('2d', '3d'\), got '3D'"),
+        (np.zeros((10, 17, 3)), {"modality": "3d", "image_size": (100, 100)},
+         "image_size: a 2D input parameter, but modality='3d'"),
+        (np.full((10, 17, 2), np.nan), {}, "inputs: every joint is missing"),
+        (np.ones((10, 17, 2)), {"occluded_joints": list(range(17))}, "inputs: every joint is missing"),
+        (np.zeros((10, 17, 4)), {"modality": "2d"}, r"inputs: expected shape \(frames, 17, 2 or 3\)"),
     ],
 )
 def test_completion_validation_errors(completer, inputs, kwargs, match):
     with pytest.raises(ValueError, match=match):
         completer(inputs, **kwargs)
+
+
+def test_completion_of_partial_2d_is_the_completion_model_on_its_normalised_keypoints(completer):
+    pixels = pixel_sequence(40, seed=3)
+    pixels[5:9, 2] = np.nan  # a missing detection, with the occluded left arm
+    result = completer(pixels, image_size=IMAGE_SIZE, occluded_joints="left_arm", flip_test=True)
+    assert set(result) == {"poses_3d", "joint_names", "missing", "units", "keypoints_2d"}
+    assert result["poses_3d"].shape == (40, 17, 3) and result["poses_3d"].dtype == np.float32
+    np.testing.assert_array_equal(result["poses_3d"][:, 0], 0.0)
+    expected_missing = np.zeros((40, 17), dtype=bool)
+    expected_missing[:, [11, 12, 13]] = True
+    expected_missing[5:9, 2] = True
+    np.testing.assert_array_equal(result["missing"], expected_missing)
+    np.testing.assert_allclose(result["keypoints_2d"], pixels, equal_nan=True)
+    direct = complete_sequence(completer.model, normalised(pixels), occluded_joints="left_arm", flip_test=True)
+    np.testing.assert_allclose(result["poses_3d"], direct, atol=1e-6)
+    # the 2D pose encoder ran, not the 3D one: other 2D gives other 3D
+    moved = completer(pixels + np.float32(40.0), image_size=IMAGE_SIZE, occluded_joints="left_arm", flip_test=True)
+    assert not np.allclose(moved["poses_3d"], result["poses_3d"], atol=1e-4)
+
+
+def test_completion_reads_2d_detector_output_like_lifting(completer):
+    h36m = pixel_sequence(30, seed=4)
+    coco = coco_from_h36m(h36m)
+    scored = np.concatenate([coco, np.full((30, 17, 1), 0.9, np.float32)], axis=-1)
+    scored[10:12, 9, 2] = 0.1  # a low-confidence left wrist
+    # three channels with a 2D-only format, or any 2D parameter, are 2D keypoints; modality="2d" says so outright
+    by_format = completer(scored, keypoint_format="coco", image_size=IMAGE_SIZE)
+    outright = completer(scored, keypoint_format="coco", image_size=IMAGE_SIZE, modality="2d")
+    np.testing.assert_array_equal(by_format["poses_3d"], outright["poses_3d"])
+    converted, valid = convert_keypoints(np.where(scored[..., 2:] > 0.3, coco, np.nan), "coco")
+    np.testing.assert_array_equal(by_format["missing"], ~valid)
+    assert by_format["missing"][10:12, 13].all() and not by_format["missing"][:10, 13].any()  # the left wrist
+    direct = complete_sequence(completer.model, normalised(converted), missing=~valid)
+    np.testing.assert_allclose(by_format["poses_3d"], direct, atol=1e-6)
+
+
+def test_completion_needs_the_pose_encoder_of_its_input(completion_dir, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from mpm_hf.checksums import write_checksums
+
+    partial = tmp_path / "no-2d-encoder"
+    MPMForPoseCompletion.from_pretrained(completion_dir).save_pretrained(partial)
+    weights = load_file(partial / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if not k.startswith("mpm.encoder_2d.")}, partial / "model.safetensors",
+              metadata={"format": "pt"})
+    write_checksums(partial)
+    completer = MPMPoseCompletionPipeline(model=MPMForPoseCompletion.from_pretrained(partial), device="cpu")
+    assert completer(root_relative_sequence(10), occluded_joints="left_arm")["poses_3d"].shape == (10, 17, 3)
+    with pytest.raises(ValueError, match="its 2D pose encoder was not in the checkpoint and is random"):
+        completer(normalised(pixel_sequence(10)), occluded_joints="left_arm")
 
 
 # --- Real data ----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The ``mpm-hf`` command line: lift 2D keypoints to 3D, complete partial 3D poses, render, export to ONNX,
+"""The ``mpm-hf`` command line: lift 2D keypoints to 3D, complete partial 3D or 2D poses in 3D, render, export to ONNX,
 show versions.
 
 Examples::
@@ -7,6 +7,7 @@ Examples::
     mpm-hf lift openpose_json/ --fps 30 --all-tracks --output poses.npz
     mpm-hf lift keypoints.npz --model pretrained/mpm-h36m-27f --output poses.npz --image-size 1920x1080
     mpm-hf complete partial.npz --output full.npz --occlude left_arm,legs   # pretrained/mpm-h36m-27f-completion
+    mpm-hf complete alphapose-results.json --modality 2d --occlude legs --output full.npz   # partial 2D -> 3D
     mpm-hf render poses.npz --output poses.gif --fps 25
     mpm-hf info --model pretrained/mpm-h36m-27f-lifting
     mpm-hf export --model pretrained/mpm-h36m-27f-lifting --output mpm-h36m-27f-lifting.onnx
@@ -411,25 +412,48 @@ def command_lift(args: argparse.Namespace) -> int:
 
 def command_complete(args: argparse.Namespace) -> int:
     output = _output_npz(args.output)
-    poses = read_sequence(args.input, args.key, args.person, get_skeleton(args.format).num_joints)
     completer = _load_pipeline("pose-completion", _model_location(args, "pose-completion"), args.device)
-    result = completer(
-        poses,
-        occluded_joints=args.occlude,
-        keypoint_format=args.format,
-        batch_size=args.batch_size,
-        progress=_show_progress(args, len(poses)),
-        flip_test=args.flip_test,
-    )
+    options = dict(occluded_joints=args.occlude, batch_size=args.batch_size, flip_test=args.flip_test)
+    if args.modality == "2d":
+        args.all_tracks = False  # read_lift_input's persons: the main one or --person
+        if args.confidence_threshold is None:
+            args.confidence_threshold = 0.3
+        lift_input = read_lift_input(args)
+        poses = lift_input.keypoints[0]
+        result = completer(
+            poses, modality="2d", image_size=lift_input.image_size, normalized=args.normalized or None,
+            keypoint_format=lift_input.keypoint_format, confidence_threshold=args.confidence_threshold,
+            progress=_show_progress(args, len(poses)), **options,
+        )
+        extra = dict(keypoints_2d=result["keypoints_2d"], track_ids=np.array([str(lift_input.track_ids[0])]),
+                     input_format=np.array(lift_input.file_format),
+                     keypoint_format=np.array(lift_input.keypoint_format))
+    else:
+        given_2d = [flag for flag, given in (("--image-size", args.image_size is not None),
+                                             ("--normalized", args.normalized),
+                                             ("--confidence-threshold", args.confidence_threshold is not None))
+                    if given]
+        if given_2d:
+            raise UsageError(f"{given_2d[0]}: an option of 2D input; pass --modality 2d")
+        keypoint_format = args.format or "h36m"
+        if keypoint_format not in ("h36m", "h36m32"):
+            raise UsageError(f"--format: 3D poses come as h36m or h36m32, got {keypoint_format} (2D keypoints: "
+                             "--modality 2d)")
+        poses = read_sequence(args.input, args.key, args.person, get_skeleton(keypoint_format).num_joints)
+        result = completer(poses, keypoint_format=keypoint_format, progress=_show_progress(args, len(poses)),
+                           **options)
+        extra = {}
     np.savez(
         output,
         poses_3d=result["poses_3d"],
         missing=result["missing"],
         joint_names=np.array(result["joint_names"]),
+        modality=np.array(args.modality),
+        **extra,
     )
     print(
         f"wrote {output}: {len(result['poses_3d'])} frames, "
-        f"{int(result['missing'].sum())} hidden joints completed"
+        f"{int(result['missing'].sum())} hidden joints completed from partial {args.modality.upper()}"
     )
     return 0
 
@@ -551,13 +575,14 @@ def command_export(args: argparse.Namespace) -> int:
 
 
 def _add_common(parser: argparse.ArgumentParser, formats: Sequence[str], task: str) -> None:
-    parser.add_argument("input", metavar="INPUT", help="a .npz, .npy or .json file" + (
-        ", or a detector's output file / OpenPose folder" if task == "pose-lifting" else ""))
+    parser.add_argument("input", metavar="INPUT", help="a .npz, .npy or .json file, or a detector's output file / "
+                                                        "OpenPose folder" + (" (--modality 2d)" if task ==
+                                                                             "pose-completion" else ""))
     shipped = {"pose-lifting": "mpm-h36m-27f-lifting", "pose-completion": "mpm-h36m-27f-completion"}[task]
     parser.add_argument("--model", help="a model folder or a Hugging Face Hub repo id (default: the packaged "
                                         f"{task} model, pretrained/{shipped} of the repository)")
     parser.add_argument("--output", required=True, help="the .npz file to write")
-    parser.add_argument("--format", default=None if task == "pose-lifting" else "h36m", choices=formats,
+    parser.add_argument("--format", choices=formats,
                         help="joint order of the input (default: the detector file's, else h36m)")
     parser.add_argument("--key", help="array of a .npz (default: the first) or field of a .json object")
     parser.add_argument("--person", type=int, help="person (track) index of a multi-person input")
@@ -609,8 +634,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lift.set_defaults(handler=command_lift)
 
-    complete = commands.add_parser("complete", help="complete partial 3D poses (NaN or --occlude joints)")
-    _add_common(complete, ("h36m", "h36m32"), "pose-completion")
+    complete = commands.add_parser(
+        "complete", help="complete partial 3D poses, or partial 2D keypoints (--modality 2d), in 3D")
+    _add_common(complete, KEYPOINT_FORMATS, "pose-completion")
+    complete.add_argument(
+        "--modality", choices=("3d", "2d"), default="3d",
+        help="what INPUT holds: 3D poses in metres (default), or 2D keypoints, read as `lift` reads them (detector "
+             "files too); missing, low-confidence and --occlude joints are completed in 3D")
+    complete_2d = complete.add_mutually_exclusive_group()
+    complete_2d.add_argument("--image-size", type=_parse_image_size, metavar="WxH",
+                             help="--modality 2d: image size in pixels of pixel keypoints, e.g. 1920x1080")
+    complete_2d.add_argument("--normalized", action="store_true",
+                             help="--modality 2d: keypoints are normalised screen coordinates")
+    complete.add_argument("--confidence-threshold", type=float,
+                          help="--modality 2d: joints scoring at or below it are missing (0.3)")
     complete.add_argument(
         "--occlude",
         type=_parse_occluded,

@@ -1,5 +1,5 @@
 """``transformers`` pipelines for MPM: ``"pose-lifting"`` (2D keypoints -> 3D) and ``"pose-completion"``
-(partial 3D -> complete 3D).
+(partial 3D or partial 2D -> complete 3D).
 
 Usage::
 
@@ -167,6 +167,67 @@ def _check_device(device: Any) -> None:
                          f"(torch {torch.__version__}); use device='cpu'")
 
 
+def _prepare_keypoints_2d(
+    config: Any,
+    keypoints: np.ndarray,
+    image_size: tuple[float, float] | None,
+    normalized: bool,
+    keypoint_format: str,
+    confidence_threshold: float,
+    zero_is_missing: bool | None,
+) -> dict[str, Any]:
+    """2D keypoints ``(frames, joints, 2 | 3)`` (x, y[, confidence]) in ``keypoint_format`` -> the model's joints:
+    ``keypoints_2d`` (normalised screen coordinates with ``image_size``, else the input's units), ``missing``
+    ``(frames, joints)`` (NaN, low confidence, a (0, 0) marker, far outside the image, not derivable from the format)
+    and ``input_keypoints`` (the converted input in its own units, NaN where missing). Raises or warns through
+    :mod:`mpm_hf.input_checks`."""
+    _check_sequence_shape(keypoints, keypoint_format, (2, 3), "x, y[, confidence]")
+    if image_size is not None and normalized:
+        raise ValueError("image_size: pass either image_size (pixel input) or normalized=True, not both")
+    skeleton = get_skeleton(keypoint_format)
+    points = keypoints[..., :2]
+    used = np.isfinite(points).all(axis=-1)
+    if keypoints.shape[-1] == 3:
+        # the threshold at float32 precision, detectors': a score stored as float32 0.3 is at 0.3, not above it
+        used &= keypoints[..., 2] > float(np.float32(confidence_threshold))  # a NaN score is not above it either
+    check_magnitudes(points, used, skeleton)
+    accepts_pixels = config.input_normalization == "window"
+    units = detect_units(points, used, image_size, normalized, accepts_pixels)
+    used &= ~zero_markers(points, used, units, zero_is_missing)
+    used &= ~check_far_outside(points, used, units, image_size, skeleton)
+    if image_size is not None:
+        check_image_size_fits(points, used, image_size)
+    points = np.where(used[..., None], points, np.nan).astype(np.float32)
+    converted, valid = convert_keypoints(points, keypoint_format, target=model_skeleton(config.num_joints))
+    _check_all_missing(
+        ~valid,
+        f"NaN, confidence <= {confidence_threshold}, at (0, 0) or far outside the image, or not derivable "
+        f"from {keypoint_format!r}",
+    )
+    check_joint_order(points, keypoint_format)
+    if image_size is not None:
+        normalised = normalize_screen_coordinates(converted, *image_size).astype(np.float32)
+    else:
+        normalised = converted
+    return {"keypoints_2d": normalised, "missing": ~valid, "input_keypoints": converted}
+
+
+def _sanitize_2d_parameters(
+    image_size: Any, normalized: Any, zero_is_missing: Any, confidence_threshold: Any
+) -> dict[str, Any]:
+    """The checked preprocessing parameters of 2D input that were given."""
+    preprocess: dict[str, Any] = {}
+    if image_size is not None:
+        preprocess["image_size"] = _check_image_size(image_size)
+    if normalized is not None:
+        preprocess["normalized"] = _check_bool(normalized, "normalized")
+    if zero_is_missing is not None:
+        preprocess["zero_is_missing"] = _check_bool(zero_is_missing, "zero_is_missing")
+    if confidence_threshold is not None:
+        preprocess["confidence_threshold"] = _check_confidence_threshold(confidence_threshold)
+    return preprocess
+
+
 class _MPMPipeline(Pipeline):
     """Plumbing shared by the MPM pipelines: no tokenizer or processor, eval mode, and ``batch_size`` meaning
     *windows per forward pass* (``transformers`` would read it as sequences per DataLoader batch)."""
@@ -300,16 +361,9 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
             if isinstance(margin, bool) or not isinstance(margin, (int, np.integer)) or not 0 <= margin <= limit:
                 raise ValueError(f"margin: expected an integer in [0, {limit}] (num_frames // 2), got {margin!r}")
             forward["margin"] = int(margin)
-        if image_size is not None:
-            preprocess["image_size"] = _check_image_size(image_size)
-        if normalized is not None:
-            preprocess["normalized"] = _check_bool(normalized, "normalized")
-        if zero_is_missing is not None:
-            preprocess["zero_is_missing"] = _check_bool(zero_is_missing, "zero_is_missing")
+        preprocess.update(_sanitize_2d_parameters(image_size, normalized, zero_is_missing, confidence_threshold))
         if keypoint_format is not None:
             preprocess["keypoint_format"] = _check_format(keypoint_format)
-        if confidence_threshold is not None:
-            preprocess["confidence_threshold"] = _check_confidence_threshold(confidence_threshold)
         if flip_test is not None:
             forward["flip_test"] = _check_bool(flip_test, "flip_test")
         if window_batch_size is not None:
@@ -331,52 +385,10 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         confidence_threshold: float = 0.3,
         zero_is_missing: bool | None = None,
     ) -> dict[str, Any]:
-        keypoints = _as_array(inputs, "inputs")
-        _check_sequence_shape(keypoints, keypoint_format, (2, 3), "x, y[, confidence]")
-        if image_size is not None and normalized:
-            raise ValueError("image_size: pass either image_size (pixel input) or normalized=True, not both")
-        points = self._usable_points(
-            keypoints, image_size, normalized, keypoint_format, confidence_threshold, zero_is_missing
+        return _prepare_keypoints_2d(
+            self.model.config, _as_array(inputs, "inputs"), image_size, normalized, keypoint_format,
+            confidence_threshold, zero_is_missing,
         )
-        target = model_skeleton(self.model.config.num_joints)
-        converted, valid = convert_keypoints(points, keypoint_format, target=target)
-        _check_all_missing(
-            ~valid,
-            f"NaN, confidence <= {confidence_threshold}, at (0, 0) or far outside the image, or not derivable "
-            f"from {keypoint_format!r}",
-        )
-        check_joint_order(points, keypoint_format)
-        if image_size is not None:
-            normalised = normalize_screen_coordinates(converted, *image_size).astype(np.float32)
-        else:
-            normalised = converted
-        return {"keypoints_2d": normalised, "missing": ~valid, "input_keypoints": converted}
-
-    def _usable_points(
-        self,
-        keypoints: np.ndarray,
-        image_size: tuple[float, float] | None,
-        normalized: bool,
-        keypoint_format: str,
-        confidence_threshold: float,
-        zero_is_missing: bool | None,
-    ) -> np.ndarray:
-        """The input's ``(frames, joints, 2)`` points, float32, NaN at every joint that is missing: NaN, low
-        confidence, a (0, 0) marker, far outside the image. Raises or warns through :mod:`mpm_hf.input_checks`."""
-        skeleton = get_skeleton(keypoint_format)
-        points = keypoints[..., :2]
-        used = np.isfinite(points).all(axis=-1)
-        if keypoints.shape[-1] == 3:
-            # the threshold at float32 precision, detectors': a score stored as float32 0.3 is at 0.3, not above it
-            used &= keypoints[..., 2] > float(np.float32(confidence_threshold))  # a NaN score is not above it either
-        check_magnitudes(points, used, skeleton)
-        accepts_pixels = self.model.config.input_normalization == "window"
-        units = detect_units(points, used, image_size, normalized, accepts_pixels)
-        used &= ~zero_markers(points, used, units, zero_is_missing)
-        used &= ~check_far_outside(points, used, units, image_size, skeleton)
-        if image_size is not None:
-            check_image_size_fits(points, used, image_size)
-        return np.where(used[..., None], points, np.nan).astype(np.float32)
 
     def _forward(
         self,
@@ -417,27 +429,43 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         }
 
 
+COMPLETION_MODALITIES = ("2d", "3d")
+"""What the partial input of the pose-completion pipeline is: 2D keypoints or 3D poses."""
+
+_FORMATS_3D = ("h36m", "h36m32")  # the joint orders 3D poses come in
+
+
 class MPMPoseCompletionPipeline(_MPMPipeline):
-    """Partial 3D pose sequences -> complete 3D poses with an ``MPMForPoseCompletion`` (pose-completion).
+    """Partial 3D poses, or partial 2D keypoints, -> complete 3D poses with an ``MPMForPoseCompletion``
+    (pose-completion).
 
-    Input: ``(frames, 17, 3)`` metres (``(frames, 32, 3)`` with ``keypoint_format="h36m32"``), NaN at hidden
-    joints. Poses should be root-relative; where the pelvis is visible it is subtracted, so camera- or
-    world-space input works too as long as the pelvis is given.
+    Input: either
 
-    Call parameters: ``occluded_joints`` (body parts such as ``"left_arm"``, see
-    ``mpm_hf.masking.BODY_PARTS``, and/or joint indices, hidden in every frame), ``keypoint_format="h36m"``
-    (or ``"h36m32"``), ``keep_visible=True`` (the given joints are returned as given, only the hidden ones come
-    from the model; ``False``: every joint is the model's output, as the paper's tables score it),
-    ``flip_test=False`` (average with the horizontally mirrored input, left and right swapped),
-    ``batch_size=256`` (windows per forward pass), ``progress=False``.
+    - partial 3D: ``(frames, 17, 3)`` metres (``(frames, 32, 3)`` with ``keypoint_format="h36m32"``), NaN at hidden
+      joints. Poses should be root-relative; where the pelvis is visible it is subtracted, so camera- or world-space
+      input works too as long as the pelvis is given; or
+    - partial 2D: ``(frames, joints, 2)`` keypoints, or ``(frames, joints, 3)`` with a confidence and
+      ``modality="2d"``, read as the pose-lifting pipeline reads them (``image_size``, ``normalized``,
+      ``keypoint_format`` among ``KEYPOINT_FORMATS``, ``confidence_threshold``, ``zero_is_missing``: see
+      :class:`MPMPoseLiftingPipeline`); missing and occluded joints are completed in 3D.
+
+    Call parameters: ``modality`` (``"3d"`` or ``"2d"``; default: ``"2d"`` for two channels or a 2D-only
+    ``keypoint_format`` such as ``"coco"`` or any 2D parameter given, else ``"3d"``), ``occluded_joints`` (body
+    parts such as ``"left_arm"``, see ``mpm_hf.masking.BODY_PARTS``, and/or joint indices, hidden in every frame),
+    ``keypoint_format="h36m"``, ``keep_visible=True`` (3D input: the given joints are returned as given, only the
+    hidden ones come from the model; ``False``: every joint is the model's output, as the paper's tables score it;
+    2D input: every joint is the model's), ``flip_test=False`` (average with the horizontally mirrored input, left
+    and right swapped), ``batch_size=256`` (windows per forward pass), ``progress=False``.
 
     Returns a dict: ``poses_3d`` ``(frames, 17, 3)`` float32 metres, pelvis at 0; ``joint_names``; ``missing``
-    ``(frames, 17)`` bool, the joints that were hidden (completed by the model); ``units`` ``"m"``.
+    ``(frames, 17)`` bool, the joints that were hidden (completed by the model); ``units`` ``"m"``; with 2D input
+    also ``keypoints_2d`` ``(frames, 17, 2)``, the converted 2D input in its own units, NaN where missing.
     """
 
     model_class = MPMForPoseCompletion
     task_heads = "completion"
-    unused_weights = ("mpm.encoder_2d.", "mpm.spatial_mask_token_2d")  # this pipeline completes 3D input
+    # which encoder a call runs depends on its input; preprocess checks that one (_check_encoder_loaded)
+    unused_weights = ("mpm.encoder_2d.", "mpm.spatial_mask_token_2d", "mpm.encoder_3d.", "mpm.spatial_mask_token_3d")
 
     def _sanitize_parameters(
         self,
@@ -447,9 +475,18 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
         progress: bool | None = None,
         keep_visible: bool | None = None,
         flip_test: bool | None = None,
+        modality: str | None = None,
+        image_size: Sequence[float] | None = None,
+        normalized: bool | None = None,
+        confidence_threshold: float | None = None,
+        zero_is_missing: bool | None = None,
     ) -> tuple[dict, dict, dict]:
-        preprocess: dict[str, Any] = {}
+        preprocess = _sanitize_2d_parameters(image_size, normalized, zero_is_missing, confidence_threshold)
         forward: dict[str, Any] = {}
+        if modality is not None:
+            if modality not in COMPLETION_MODALITIES:
+                raise ValueError(f"modality: expected one of {COMPLETION_MODALITIES}, got {modality!r}")
+            preprocess["modality"] = modality
         if keep_visible is not None:
             forward["keep_visible"] = _check_bool(keep_visible, "keep_visible")
         if flip_test is not None:
@@ -460,11 +497,7 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
             resolve_joints(occluded_joints, self.model.config.num_joints)  # fail early on unknown parts
             preprocess["occluded_joints"] = occluded_joints
         if keypoint_format is not None:
-            if keypoint_format not in ("h36m", "h36m32"):
-                raise ValueError(
-                    f"keypoint_format: expected 'h36m' or 'h36m32' for 3D poses, got {keypoint_format!r}"
-                )
-            preprocess["keypoint_format"] = keypoint_format
+            preprocess["keypoint_format"] = _check_format(keypoint_format)
         if window_batch_size is not None:
             forward["batch_size"] = _check_positive_int(window_batch_size, "batch_size")
         if progress is not None:
@@ -476,8 +509,36 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
         inputs: Any,
         occluded_joints: str | int | list[str | int] | None = None,
         keypoint_format: str = "h36m",
+        modality: str | None = None,
+        image_size: tuple[float, float] | None = None,
+        normalized: bool = False,
+        confidence_threshold: float | None = None,
+        zero_is_missing: bool | None = None,
     ) -> dict[str, Any]:
         poses = _as_array(inputs, "inputs")
+        given_2d = [name for name, value in (("image_size", image_size), ("normalized", normalized or None),
+                                             ("confidence_threshold", confidence_threshold),
+                                             ("zero_is_missing", zero_is_missing)) if value is not None]
+        if modality is None:
+            channels_2d = poses.ndim == 3 and poses.shape[-1] == 2
+            modality = "2d" if channels_2d or keypoint_format not in _FORMATS_3D or given_2d else "3d"
+        if modality == "2d":
+            self._check_encoder_loaded("2d")
+            prepared = _prepare_keypoints_2d(
+                self.model.config, poses, image_size, normalized, keypoint_format,
+                0.3 if confidence_threshold is None else confidence_threshold, zero_is_missing,
+            )
+            hidden = prepared["missing"]
+            if occluded_joints is not None:
+                hidden[:, resolve_joints(occluded_joints, hidden.shape[1])] = True
+            _check_all_missing(hidden, "missing or occluded")
+            return {"poses": prepared["keypoints_2d"], "missing": hidden, "keypoints_2d": prepared["input_keypoints"]}
+        if given_2d:
+            raise ValueError(f"{given_2d[0]}: a 2D input parameter, but modality='3d' (3D poses in metres); pass "
+                             "modality='2d' for 2D keypoints")
+        if keypoint_format not in _FORMATS_3D:
+            raise ValueError(f"keypoint_format: expected one of {_FORMATS_3D} for 3D poses, got {keypoint_format!r}")
+        self._check_encoder_loaded("3d")
         _check_sequence_shape(poses, keypoint_format, (3,), "x, y, z in metres")
         check_magnitudes(poses, np.isfinite(poses).all(axis=-1), get_skeleton(keypoint_format))
         skeleton = model_skeleton(self.model.config.num_joints)
@@ -490,7 +551,18 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
         check_joint_order(np.where(hidden[..., None], np.nan, converted), skeleton.name)
         root_visible = ~hidden[:, 0]
         converted[root_visible] -= converted[root_visible, :1]
-        return {"poses_3d": converted, "missing": hidden}
+        return {"poses": converted, "missing": hidden}
+
+    def _check_encoder_loaded(self, modality: str) -> None:
+        """``ValueError`` when the pose encoder ``modality`` input runs through was not in the checkpoint (random)."""
+        prefixes = (f"mpm.encoder_{modality}.", f"mpm.spatial_mask_token_{modality}")
+        missing = [name for name in getattr(self.model, "missing_weights", ()) if name.startswith(prefixes)]
+        if missing:
+            raise ValueError(
+                f"model: its {modality.upper()} pose encoder was not in the checkpoint and is random "
+                f"({', '.join(missing[:2])}{' ...' if len(missing) > 2 else ''}); it cannot complete "
+                f"{modality.upper()} input"
+            )
 
     def _forward(
         self,
@@ -500,26 +572,32 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
         keep_visible: bool = True,
         flip_test: bool = False,
     ) -> dict[str, Any]:
-        num_frames = len(model_inputs["poses_3d"])
+        num_frames = len(model_inputs["poses"])
         with self._progress_bar(num_frames, progress, "completing") as bar:
             poses_3d = complete_sequence(
                 self.model,
-                model_inputs["poses_3d"],
+                model_inputs["poses"],
                 missing=model_inputs["missing"],
                 batch_size=batch_size,
                 progress=_progress_callback(bar),
                 keep_visible=keep_visible,
                 flip_test=flip_test,
             )
-        return {"poses_3d": poses_3d, "missing": model_inputs["missing"]}
+        outputs = {"poses_3d": poses_3d, "missing": model_inputs["missing"]}
+        if "keypoints_2d" in model_inputs:
+            outputs["keypoints_2d"] = model_inputs["keypoints_2d"]
+        return outputs
 
     def postprocess(self, model_outputs: dict[str, Any]) -> dict[str, Any]:
-        return {
+        result = {
             "poses_3d": np.asarray(model_outputs["poses_3d"], dtype=np.float32),
             "joint_names": list(model_skeleton(self.model.config.num_joints).joint_names),
             "missing": np.asarray(model_outputs["missing"], dtype=bool),
             "units": "m",
         }
+        if "keypoints_2d" in model_outputs:
+            result["keypoints_2d"] = np.asarray(model_outputs["keypoints_2d"], dtype=np.float32)
+        return result
 
 
 def register_pipelines() -> None:
