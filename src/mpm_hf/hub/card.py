@@ -110,6 +110,8 @@ import mpm_hf  # registers the "pose-completion" pipeline
 completer = pipeline("pose-completion", model="{repo}")
 result = completer(poses_3d, occluded_joints=["left_arm"])  # (T, 17, 3) metres, NaN at hidden joints
 result["poses_3d"]  # (T, 17, 3) float32, every joint, pelvis at the origin
+# partial 2D -> 3D: keypoints read as the pose-lifting pipeline reads them (detector formats, scores, pixels)
+result = completer(keypoints_2d, modality="2d", keypoint_format="coco", occluded_joints="legs")
 ```"""
     if architecture == "MPMForMaskedPoseModeling":
         return f"""```python
