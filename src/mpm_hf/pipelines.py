@@ -459,7 +459,8 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
 
     Returns a dict: ``poses_3d`` ``(frames, 17, 3)`` float32 metres, pelvis at 0; ``joint_names``; ``missing``
     ``(frames, 17)`` bool, the joints that were hidden (completed by the model); ``units`` ``"m"``; with 2D input
-    also ``keypoints_2d`` ``(frames, 17, 2)``, the converted 2D input in its own units, NaN where missing.
+    also ``keypoints_2d`` ``(frames, 17, 2)``, the converted 2D input in its own units, NaN where missing or
+    occluded.
     """
 
     model_class = MPMForPoseCompletion
@@ -532,7 +533,8 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
             if occluded_joints is not None:
                 hidden[:, resolve_joints(occluded_joints, hidden.shape[1])] = True
             _check_all_missing(hidden, "missing or occluded")
-            return {"poses": prepared["keypoints_2d"], "missing": hidden, "keypoints_2d": prepared["input_keypoints"]}
+            shown = np.where(hidden[..., None], np.nan, prepared["input_keypoints"]).astype(np.float32)
+            return {"poses": prepared["keypoints_2d"], "missing": hidden, "keypoints_2d": shown}
         if given_2d:
             raise ValueError(f"{given_2d[0]}: a 2D input parameter, but modality='3d' (3D poses in metres); pass "
                              "modality='2d' for 2D keypoints")
