@@ -345,7 +345,7 @@ def test_complete_round_trip_and_errors(capsys, tmp_path, completion_dir):
     assert code == 0, err
     assert "hidden joints completed" in out
     with np.load(output) as result:
-        assert set(result.files) == {"poses_3d", "missing", "joint_names", "modality"}
+        assert set(result.files) == {"poses_3d", "missing", "joint_names", "modality", "fps"}
         assert str(result["modality"]) == "3d"
         assert result["poses_3d"].shape == (30, 17, 3) and np.isfinite(result["poses_3d"]).all()
         assert result["missing"][:, [1, 2, 3, 11, 12, 13, 16]].all() and result["missing"].sum() == 30 * 7
@@ -378,14 +378,14 @@ def test_complete_partial_2d_from_a_detector_file(capsys, tmp_path, completion_d
     source.write_text(json.dumps({"keypoints": [frame["keypoints"] for frame in frames]}))
     output = tmp_path / "complete-2d.npz"
     code, out, err = run(capsys, "complete", source, "--modality", "2d", "--image-size", "1000x1000", "--occlude",
-                         "legs", "--model", completion_dir, "--output", output, "--flip-test")
+                         "legs", "--model", completion_dir, "--output", output, "--flip-test", "--fps", "30")
     assert code == 0, err
     assert "hidden joints completed from partial 2D" in out
     pipe = MPMPoseCompletionPipeline(model=MPMForPoseCompletion.from_pretrained(completion_dir), device="cpu")
     expected = pipe(np.concatenate([keypoints, scores], axis=-1), modality="2d", image_size=(1000, 1000),
-                    occluded_joints="legs", flip_test=True)
+                    occluded_joints="legs", flip_test=True, fps=30)
     with np.load(output) as result:
-        assert str(result["modality"]) == "2d" and str(result["keypoint_format"]) == "h36m"
+        assert str(result["modality"]) == "2d" and str(result["keypoint_format"]) == "h36m" and result["fps"] == 30
         np.testing.assert_allclose(result["poses_3d"], expected["poses_3d"], atol=1e-6)
         np.testing.assert_array_equal(result["missing"], expected["missing"])
         assert result["missing"][4:6, 13].all() and result["missing"][:, 1:7].all() and result["missing"].sum() == 182

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mpm_hf import MPMConfig, MPMForPoseLifting
+from mpm_hf import MPMConfig, MPMForPoseCompletion, MPMForPoseLifting
+from mpm_hf.completion import complete_sequence
 from mpm_hf.frame_rate import interpolate, plan_frame_rate, resample, resample_indices
 from mpm_hf.inference import lift_sequence
 
@@ -71,6 +72,32 @@ def test_odd_rates_are_lifted_at_the_model_rate_and_interpolated_back(model, mod
     if mode == "per_frame":
         subset = lift_sequence(model, keypoints, fps=30, frames=np.array([0, 7, 39]))
         np.testing.assert_allclose(subset, result[[0, 7, 39]], atol=1e-6)
+
+
+@pytest.mark.parametrize("coords", [2, 3])
+def test_completion_keeps_the_trained_frame_spacing_too(coords):
+    torch.manual_seed(0)
+    config = MPMConfig(num_frames=9, hidden_size=16, intermediate_size=32, num_attention_heads=2,
+                       num_hidden_layers=1, downsample=2, fps=50, input_normalization="window")
+    model = MPMForPoseCompletion(config).eval()
+    poses = np.random.default_rng(4).normal(scale=0.3, size=(40, 17, coords)).astype(np.float32)
+    poses[10:13, 5] = np.nan
+    every_frame = MPMForPoseCompletion(MPMConfig(**{**config.to_dict(), "downsample": 1})).eval()
+    every_frame.load_state_dict(model.state_dict())
+    # 25 fps input to a 50 fps / tds 2 model: every frame, no resampling
+    np.testing.assert_allclose(complete_sequence(model, poses, occluded_joints="left_arm", fps=25),
+                               complete_sequence(every_frame, poses, occluded_joints="left_arm"), atol=1e-6)
+    # 30 fps: resampled to 50 fps (a joint interpolated from a hidden one is hidden), completed, read back
+    result = complete_sequence(model, poses, occluded_joints="left_arm", fps=30)
+    assert result.shape == (40, 17, 3) and np.isfinite(result).all()
+    hidden = ~np.isfinite(poses).all(axis=-1)
+    hidden[:, [11, 12, 13]] = True
+    resampled, resampled_hidden = resample(poses, 30, 50, missing=hidden)
+    by_hand = complete_sequence(model, resampled, missing=resampled_hidden)
+    np.testing.assert_allclose(result, interpolate(by_hand, np.arange(40) * 50 / 30)[0], atol=1e-6)
+    done = []
+    complete_sequence(model, poses, fps=30, batch_size=2, progress=done.append)
+    assert sum(done) == 40 and all(step > 0 for step in done)
 
 
 def test_config_rejects_a_bad_frame_rate():

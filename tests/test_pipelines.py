@@ -468,6 +468,20 @@ def test_completion_reads_2d_detector_output_like_lifting(completer):
     np.testing.assert_allclose(by_format["poses_3d"], direct, atol=1e-6)
 
 
+def test_completion_at_another_frame_rate(completion_dir):
+    model = MPMForPoseCompletion.from_pretrained(completion_dir)
+    model.config.fps = 50.0
+    completer = MPMPoseCompletionPipeline(model=model, device="cpu")
+    poses = root_relative_sequence(40, seed=7)
+    at_30 = completer(poses, occluded_joints="left_arm", keep_visible=False, fps=30)["poses_3d"]
+    direct = complete_sequence(model, poses, occluded_joints="left_arm", fps=30)
+    np.testing.assert_allclose(at_30, direct, atol=1e-6)
+    assert not np.allclose(at_30, completer(poses, occluded_joints="left_arm", keep_visible=False)["poses_3d"],
+                           atol=1e-4)
+    with pytest.raises(ValueError, match="fps: expected a positive number of frames per second, got 0"):
+        completer(poses, fps=0)
+
+
 def test_completion_needs_the_pose_encoder_of_its_input(completion_dir, tmp_path):
     from safetensors.torch import load_file, save_file
 

@@ -413,7 +413,7 @@ def command_lift(args: argparse.Namespace) -> int:
 def command_complete(args: argparse.Namespace) -> int:
     output = _output_npz(args.output)
     completer = _load_pipeline("pose-completion", _model_location(args, "pose-completion"), args.device)
-    options = dict(occluded_joints=args.occlude, batch_size=args.batch_size, flip_test=args.flip_test)
+    options = dict(occluded_joints=args.occlude, batch_size=args.batch_size, flip_test=args.flip_test, fps=args.fps)
     if args.modality == "2d":
         args.all_tracks = False  # read_lift_input's persons: the main one or --person
         if args.confidence_threshold is None:
@@ -449,6 +449,7 @@ def command_complete(args: argparse.Namespace) -> int:
         missing=result["missing"],
         joint_names=np.array(result["joint_names"]),
         modality=np.array(args.modality),
+        fps=np.array(np.nan if args.fps is None else args.fps),
         **extra,
     )
     print(
@@ -655,6 +656,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="body parts and/or joint indices hidden in every frame, e.g. left_arm,right_leg",
     )
     complete.add_argument("--flip-test", action="store_true", help="average with the mirrored input")
+    complete.add_argument("--fps", type=float,
+                          help="frame rate of the input; other rates than the model's are completed at the frame "
+                               "spacing it was trained on (default: the model's rate)")
     complete.set_defaults(handler=command_complete)
 
     render = commands.add_parser("render", help="render a lift/complete result as an animation")

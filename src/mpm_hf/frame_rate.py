@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FrameRatePlan", "plan_frame_rate", "resample_indices", "interpolate", "resample"]
+__all__ = ["FrameRatePlan", "plan_frame_rate", "resample_indices", "interpolate", "resample", "run_resampled"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,44 @@ def resample(
     frame (see :func:`interpolate` for ``missing``)."""
     first, weight = resample_indices(len(values), source_fps, target_fps)
     return interpolate(values, first + weight, missing)
+
+
+def run_resampled(
+    run: Callable[[np.ndarray, np.ndarray, np.ndarray, Callable[[int], None]], np.ndarray],
+    values: np.ndarray,
+    missing: np.ndarray,
+    fps: float,
+    model_fps: float,
+    frames: np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Run a model at its own frame rate on input at another: resample, run, interpolate the output back.
+
+    Args:
+        run: ``run(resampled (M, J, C) NaN where missing, hidden (M, J) bool, needed (K,) int64, advance)`` ->
+            ``(M, J, D)`` predictions at the model-rate frames; only the ``needed`` ones are read. ``advance(n)``
+            reports ``n`` more model-rate frames done.
+        values: ``(N, J, C)`` at ``fps``, NaN allowed where ``missing (N, J)``.
+        fps, model_fps: the input's rate and the model's.
+        frames: the input frames wanted (default every one).
+        progress: called with increments of input frames done (model-rate frames scaled by ``fps / model_fps``).
+
+    Returns ``(len(frames) or N, J, D)`` float32 at the input's frame times.
+    """
+    total, counts = len(values) if frames is None else len(frames), {"done": 0, "reported": 0}
+
+    def advance(done: int) -> None:
+        counts["done"] += done
+        reached = total if done < 0 else min(total, round(counts["done"] * fps / model_fps))
+        if progress is not None and reached > counts["reported"]:
+            progress(reached - counts["reported"])
+            counts["reported"] = reached
+
+    resampled, hidden = resample(values, fps, model_fps, missing=missing)
+    positions = (np.arange(len(values)) if frames is None else np.asarray(frames)) * (model_fps / fps)
+    # the model-rate frames the wanted ones are interpolated from
+    floor = np.floor(positions)
+    needed = np.unique(np.clip(np.concatenate([floor, floor + 1]), 0, len(resampled) - 1).astype(np.int64))
+    predictions = run(resampled, hidden, needed, advance)
+    advance(-1)  # the last input frames, whatever the rounding
+    return interpolate(predictions, positions)[0]

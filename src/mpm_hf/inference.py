@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .frame_rate import interpolate, plan_frame_rate, resample
+from .frame_rate import plan_frame_rate, run_resampled
 from .windowing import centred_windows, predict_flip_tested, run_windows, stitch, tile_sequence
 
 LIFT_MODES = ("per_frame", "sequence")
@@ -167,28 +167,17 @@ def _lift_resampled(
     flip_test: bool, step: int, frames: np.ndarray | None, margin: int | None,
     progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """Lift at the model's frame rate: resample the input to ``model_fps``, lift, interpolate back to ``fps``.
-    ``progress`` gets increments of input frames (the model-rate frames done, scaled by ``fps / model_fps``)."""
-    total, counts = len(keypoints) if frames is None else len(frames), {"lifted": 0, "reported": 0}
+    """Lift at the model's frame rate: resample the input to ``model_fps``, lift, interpolate back to ``fps``
+    (:func:`mpm_hf.frame_rate.run_resampled`)."""
 
-    def advance(lifted: int) -> None:
-        counts["lifted"] += lifted
-        done = total if lifted < 0 else min(total, round(counts["lifted"] * fps / model_fps))
-        if progress is not None and done > counts["reported"]:
-            progress(done - counts["reported"])
-            counts["reported"] = done
-
-    values = torch.where(invalid[..., None], torch.nan, keypoints).numpy()
-    resampled, hidden = resample(values, fps, model_fps, missing=invalid.numpy())
-    positions = np.arange(len(values)) * (model_fps / fps) if frames is None else np.asarray(frames) * (model_fps / fps)
-    if mode == "per_frame":  # only the model-rate frames the requested ones are interpolated from
-        needed = np.unique(np.clip(np.concatenate([np.floor(positions), np.floor(positions) + 1]), 0,
-                                   len(resampled) - 1).astype(np.int64))
-        lifted = np.zeros((len(resampled), *values.shape[1:-1], 3), dtype=np.float32)
+    def run(resampled: np.ndarray, hidden: np.ndarray, needed: np.ndarray, advance: Callable[[int], None]):
+        if mode != "per_frame":
+            return lift_sequence(model, resampled, hidden, mode=mode, batch_size=batch_size, flip_test=flip_test,
+                                 downsample=step, margin=margin, progress=advance)
+        lifted = np.zeros((len(resampled), *resampled.shape[1:-1], 3), dtype=np.float32)
         lifted[needed] = lift_sequence(model, resampled, hidden, mode=mode, batch_size=batch_size,
                                        flip_test=flip_test, downsample=step, frames=needed, progress=advance)
-    else:
-        lifted = lift_sequence(model, resampled, hidden, mode=mode, batch_size=batch_size, flip_test=flip_test,
-                               downsample=step, margin=margin, progress=advance)
-    advance(-1)  # the last input frames, whatever the rounding
-    return interpolate(lifted, positions)[0]
+        return lifted
+
+    values = torch.where(invalid[..., None], torch.nan, keypoints).numpy()
+    return run_resampled(run, values, invalid.numpy(), fps, model_fps, frames, progress)

@@ -131,6 +131,12 @@ def _check_bool(value: Any, field: str) -> bool:
     return bool(value)
 
 
+def _check_fps(fps: Any) -> float:
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) or not 0 < fps < math.inf:
+        raise ValueError(f"fps: expected a positive number of frames per second, got {fps!r}")
+    return float(fps)
+
+
 def _check_confidence_threshold(value: Any) -> float:
     number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
     if not (number and 0.0 <= float(value) <= 1.0):  # also refuses NaN
@@ -353,9 +359,7 @@ class MPMPoseLiftingPipeline(_MPMPipeline):
         preprocess: dict[str, Any] = {}
         forward: dict[str, Any] = {}
         if fps is not None:
-            if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) or not 0 < fps < math.inf:
-                raise ValueError(f"fps: expected a positive number of frames per second, got {fps!r}")
-            forward["fps"] = float(fps)
+            forward["fps"] = _check_fps(fps)
         if margin is not None:
             limit = self.model.config.num_frames // 2
             if isinstance(margin, bool) or not isinstance(margin, (int, np.integer)) or not 0 <= margin <= limit:
@@ -455,7 +459,8 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
     ``keypoint_format="h36m"``, ``keep_visible=True`` (3D input: the given joints are returned as given, only the
     hidden ones come from the model; ``False``: every joint is the model's output, as the paper's tables score it;
     2D input: every joint is the model's), ``flip_test=False`` (average with the horizontally mirrored input, left
-    and right swapped), ``batch_size=256`` (windows per forward pass), ``progress=False``.
+    and right swapped), ``fps`` (the input's frame rate: completed at the frame spacing the model was trained on,
+    as for lifting; default the model's rate), ``batch_size=256`` (windows per forward pass), ``progress=False``.
 
     Returns a dict: ``poses_3d`` ``(frames, 17, 3)`` float32 metres, pelvis at 0; ``joint_names``; ``missing``
     ``(frames, 17)`` bool, the joints that were hidden (completed by the model); ``units`` ``"m"``; with 2D input
@@ -481,9 +486,12 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
         normalized: bool | None = None,
         confidence_threshold: float | None = None,
         zero_is_missing: bool | None = None,
+        fps: float | None = None,
     ) -> tuple[dict, dict, dict]:
         preprocess = _sanitize_2d_parameters(image_size, normalized, zero_is_missing, confidence_threshold)
         forward: dict[str, Any] = {}
+        if fps is not None:
+            forward["fps"] = _check_fps(fps)
         if modality is not None:
             if modality not in COMPLETION_MODALITIES:
                 raise ValueError(f"modality: expected one of {COMPLETION_MODALITIES}, got {modality!r}")
@@ -573,6 +581,7 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
         progress: bool = False,
         keep_visible: bool = True,
         flip_test: bool = False,
+        fps: float | None = None,
     ) -> dict[str, Any]:
         num_frames = len(model_inputs["poses"])
         with self._progress_bar(num_frames, progress, "completing") as bar:
@@ -584,6 +593,7 @@ class MPMPoseCompletionPipeline(_MPMPipeline):
                 progress=_progress_callback(bar),
                 keep_visible=keep_visible,
                 flip_test=flip_test,
+                fps=fps,
             )
         outputs = {"poses_3d": poses_3d, "missing": model_inputs["missing"]}
         if "keypoints_2d" in model_inputs:
