@@ -400,6 +400,23 @@ def test_complete_partial_2d_from_a_detector_file(capsys, tmp_path, completion_d
     assert_one_line_error(err, "complete", "--format: 3D poses come as h36m or h36m32, got coco")
 
 
+def test_complete_without_a_model_takes_the_packaged_default_of_its_modality(capsys, tmp_path, monkeypatch,
+                                                                              completion_dir):
+    from mpm_hf import cli
+
+    asked = []
+    monkeypatch.setattr(cli, "default_model_path", lambda task, modality=None: asked.append((task, modality))
+                        or completion_dir)
+    source_2d, source_3d = tmp_path / "partial_2d.npy", tmp_path / "partial_3d.npy"
+    np.save(source_2d, pixel_sequence(12))
+    np.save(source_3d, np.random.default_rng(0).normal(scale=0.3, size=(12, 17, 3)).astype(np.float32))
+    for source, options in ((source_2d, ("--modality", "2d", "--image-size", "1000x1000")),
+                            (source_3d, ("--modality", "3d"))):
+        code, _, err = run(capsys, "complete", source, *options, "--output", tmp_path / "out.npz")
+        assert code == 0, err
+    assert asked == [("pose-completion", "2d"), ("pose-completion", "3d")]
+
+
 # --- render and info ----------------------------------------------------------------------------------------
 
 

@@ -135,10 +135,10 @@ def test_fps_reaches_the_pipeline(capsys, tmp_path, alphapose_file, window_model
 def test_the_packaged_default_model_is_used_without_model(capsys, tmp_path, alphapose_file, window_model_dir,
                                                            monkeypatch):
     output = tmp_path / "poses.npz"
-    monkeypatch.setattr(cli, "default_model_path", lambda task: None)
+    monkeypatch.setattr(cli, "default_model_path", lambda task, modality=None: None)
     code, _, err = run(capsys, "lift", alphapose_file, "--output", output)
     assert code == 2 and "no packaged default pose-lifting model" in err
-    monkeypatch.setattr(cli, "default_model_path", lambda task: window_model_dir)
+    monkeypatch.setattr(cli, "default_model_path", lambda task, modality=None: window_model_dir)
     code, _, err = run(capsys, "lift", alphapose_file, "--output", output)
     assert code == 0, err
     with np.load(output) as result:

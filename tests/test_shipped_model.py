@@ -13,7 +13,7 @@ import torch
 from mpm_hf import MPMForPoseLifting
 from mpm_hf.auto import HUB_PIPELINE_FILE, HUB_PIPELINE_SOURCE
 from mpm_hf.checksums import sha256_file
-from mpm_hf.defaults import DEFAULT_MODEL_FOLDERS, default_model_path
+from mpm_hf.defaults import DEFAULT_MODEL_FOLDERS, PARTIAL_2D_COMPLETION_FOLDER, default_model_path
 
 from .conftest import REPO_ROOT
 from .test_modeling_idioms import _needed_python_files
@@ -61,9 +61,10 @@ def test_shipped_lifting_accuracy_on_s9_matches_its_card(shared_data_dir, folder
     assert abs(report["mpjpe"] - card["per_action"]["Walking"]["mpjpe"]) < 1.5
 
 
-@pytest.mark.parametrize("task", sorted(DEFAULT_MODEL_FOLDERS))
-def test_packaged_defaults_are_the_shipped_folders(task):
-    packaged = default_model_path(task)
+@pytest.mark.parametrize(("task", "modality"), [*((task, None) for task in sorted(DEFAULT_MODEL_FOLDERS)),
+                                                ("pose-completion", "2d")])
+def test_packaged_defaults_are_the_shipped_folders(task, modality):
+    packaged = default_model_path(task, modality)
     if packaged is None:
         pytest.skip(f"no packaged default {task} model")
     head = {"pose-lifting": "MPMForPoseLifting", "pose-completion": "MPMForPoseCompletion"}[task]
@@ -72,6 +73,20 @@ def test_packaged_defaults_are_the_shipped_folders(task):
                   and sha256_file(path / "model.safetensors") == sha256_file(packaged / "model.safetensors")]
     for name in ("config.json", "checksums.json"):  # the same files, so the same checksums verify both
         assert (packaged / name).read_text() == (shipped / name).read_text(), name
+
+
+def test_the_partial_2d_completion_default_falls_back_to_the_completion_default():
+    default = default_model_path("pose-completion")
+    partial_2d = default_model_path("pose-completion", "2d")
+    if default is None:
+        pytest.skip("no packaged default pose-completion model")
+    assert partial_2d.name in (PARTIAL_2D_COMPLETION_FOLDER, default.name)
+    assert partial_2d.name == PARTIAL_2D_COMPLETION_FOLDER or not (
+        default.parent / PARTIAL_2D_COMPLETION_FOLDER / "config.json").is_file()
+    assert default_model_path("pose-completion", "3d") == default == default_model_path("pose-completion")
+    assert default_model_path("pose-lifting", "2d") == default_model_path("pose-lifting")
+    with pytest.raises(ValueError, match="modality: expected '2d', '3d' or None, got '2D'"):
+        default_model_path("pose-completion", "2D")
 
 
 def test_ship_model_script_writes_weights_card_and_results(tmp_path):

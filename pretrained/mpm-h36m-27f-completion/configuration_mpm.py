@@ -74,6 +74,9 @@ class MPMConfig(PretrainedConfig):
             masked 2D modelling, masked 3D modelling and masked 2D->3D lifting.
         loss_weight_centre, loss_weight_sequence (`float`, defaults to 1.0, 1.0): stage-II lifting weights of the
             centre-frame and all-frame MPJPE.
+        loss_weight_completion_sequence (`float`, defaults to 0.0): partial 2D->3D completion: weight of the
+            all-frame MPJPE added to the centre frame's (0: the paper's loss, the centre frame alone; partial
+            3D->3D always scores every frame).
         use_refine (`bool`, defaults to `False`): add the release's refine module to the lifting head.
         refine_hidden_size (`int`, defaults to 1024).
         initializer_range (`float`, defaults to 0.02).
@@ -123,6 +126,7 @@ class MPMConfig(PretrainedConfig):
         loss_weight_lift: float = 8.0,
         loss_weight_centre: float = 1.0,
         loss_weight_sequence: float = 1.0,
+        loss_weight_completion_sequence: float = 0.0,
         use_refine: bool = False,
         refine_hidden_size: int = 1024,
         initializer_range: float = 0.02,
@@ -154,6 +158,7 @@ class MPMConfig(PretrainedConfig):
         self.loss_weight_lift = loss_weight_lift
         self.loss_weight_centre = loss_weight_centre
         self.loss_weight_sequence = loss_weight_sequence
+        self.loss_weight_completion_sequence = loss_weight_completion_sequence
         self.use_refine = use_refine
         self.refine_hidden_size = refine_hidden_size
         self.initializer_range = initializer_range
@@ -276,5 +281,5 @@ class MPMConfig(PretrainedConfig):
         check(number("temporal_mask_ratio") and 0.0 <= self.temporal_mask_ratio < 1.0, "temporal_mask_ratio",
               "a ratio in [0, 1)")
         for field in ("loss_weight_2d", "loss_weight_3d", "loss_weight_lift", "loss_weight_centre",
-                      "loss_weight_sequence"):
+                      "loss_weight_sequence", "loss_weight_completion_sequence"):
             check(number(field) and 0 <= getattr(self, field) < float("inf"), field, "a finite number >= 0")

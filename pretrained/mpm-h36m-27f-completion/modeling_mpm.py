@@ -1193,7 +1193,8 @@ class MPMForPoseCompletion(MPMPreTrainedModel):
                 `True` at the hidden joints (occluded body parts, NaN entries); none hidden when not given.
             labels (`torch.FloatTensor` of shape `(batch_size, num_frames, num_joints, 3)`, *optional*):
                 the complete 3D sequence (metres, root-relative). The loss follows the paper: every frame for
-                partial 3D->3D, the centre frame for partial 2D->3D.
+                partial 3D->3D, the centre frame for partial 2D->3D (plus `loss_weight_completion_sequence` times
+                every frame's).
         """
         check_poses(poses, self.config, "poses", coords=(2, 3))
         batch_size, num_frames, num_joints, _ = poses.shape
@@ -1209,6 +1210,9 @@ class MPMForPoseCompletion(MPMPreTrainedModel):
             if poses.shape[-1] == 2:
                 centre = self.config.num_frames // 2
                 output.loss = mpjpe_loss(completed[:, centre : centre + 1], labels[:, centre : centre + 1])
+                if self.config.loss_weight_completion_sequence:
+                    output.loss = output.loss + self.config.loss_weight_completion_sequence * mpjpe_loss(
+                        completed, labels)
             else:
                 output.loss = mpjpe_loss(completed, labels)
         return output if return_dict is not False else output.to_tuple()

@@ -3,6 +3,7 @@
 from . import checksums
 from .auto import AutoModelForPoseCompletion, AutoModelForPoseLifting, register_auto_classes
 from .configuration_mpm import MPMConfig
+from .defaults import default_model_path
 from .modeling_mpm import (
     MPMForMaskedPoseModeling,
     MPMForPoseCompletion,
@@ -38,5 +39,6 @@ __all__ = [
     "MPMPoseCompletionPipeline",
     "MPMPoseLiftingPipeline",
     "MPMPreTrainedModel",
+    "default_model_path",
     "register_pipelines",
 ]

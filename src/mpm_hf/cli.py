@@ -350,11 +350,11 @@ def _show_progress(args: argparse.Namespace, num_frames: int) -> bool:
     return not args.no_progress and num_frames >= PROGRESS_MIN_FRAMES
 
 
-def _model_location(args: argparse.Namespace, task: str) -> str:
-    """``--model``, else the packaged default model of ``task``."""
+def _model_location(args: argparse.Namespace, task: str, modality: str | None = None) -> str:
+    """``--model``, else the packaged default model of ``task`` (and input ``modality``)."""
     if args.model is not None:
         return args.model
-    folder = default_model_path(task)
+    folder = default_model_path(task, modality)
     if folder is None:
         raise UsageError(f"--model: this installation has no packaged default {task} model; name a model folder "
                          "or Hub repo")
@@ -412,7 +412,8 @@ def command_lift(args: argparse.Namespace) -> int:
 
 def command_complete(args: argparse.Namespace) -> int:
     output = _output_npz(args.output)
-    completer = _load_pipeline("pose-completion", _model_location(args, "pose-completion"), args.device)
+    completer = _load_pipeline("pose-completion", _model_location(args, "pose-completion", args.modality),
+                               args.device)
     options = dict(occluded_joints=args.occlude, batch_size=args.batch_size, flip_test=args.flip_test, fps=args.fps)
     if args.modality == "2d":
         args.all_tracks = False  # read_lift_input's persons: the main one or --person
