@@ -416,7 +416,6 @@ def command_complete(args: argparse.Namespace) -> int:
                                args.device)
     options = dict(occluded_joints=args.occlude, batch_size=args.batch_size, flip_test=args.flip_test, fps=args.fps)
     if args.modality == "2d":
-        args.all_tracks = False  # read_lift_input's persons: the main one or --person
         if args.confidence_threshold is None:
             args.confidence_threshold = 0.3
         lift_input = read_lift_input(args)
@@ -577,9 +576,9 @@ def command_export(args: argparse.Namespace) -> int:
 
 
 def _add_common(parser: argparse.ArgumentParser, formats: Sequence[str], task: str) -> None:
+    detector_files = " (--modality 2d)" if task == "pose-completion" else ""
     parser.add_argument("input", metavar="INPUT", help="a .npz, .npy or .json file, or a detector's output file / "
-                                                        "OpenPose folder" + (" (--modality 2d)" if task ==
-                                                                             "pose-completion" else ""))
+                                                        f"OpenPose folder{detector_files}")
     shipped = {"pose-lifting": "mpm-h36m-27f-lifting", "pose-completion": "mpm-h36m-27f-completion"}[task]
     parser.add_argument("--model", help="a model folder or a Hugging Face Hub repo id (default: the packaged "
                                         f"{task} model, pretrained/{shipped} of the repository)")
@@ -660,7 +659,8 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--fps", type=float,
                           help="frame rate of the input; other rates than the model's are completed at the frame "
                                "spacing it was trained on (default: the model's rate)")
-    complete.set_defaults(handler=command_complete)
+    # read_lift_input (--modality 2d) takes the main person or --person
+    complete.set_defaults(handler=command_complete, all_tracks=False)
 
     render = commands.add_parser("render", help="render a lift/complete result as an animation")
     render.add_argument("input", metavar="RESULT", help="the .npz written by lift or complete")

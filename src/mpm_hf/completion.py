@@ -101,8 +101,7 @@ def complete_sequence(
             return _complete_windows(model, values, torch.from_numpy(resampled_hidden), plan.step, batch_size,
                                      advance, margin, flip_test).numpy()
 
-        values = torch.where(hidden[..., None], torch.nan, sequence).numpy()
-        completed = torch.from_numpy(run_resampled(run, values, hidden.numpy(), fps, plan.resample_fps,
+        completed = torch.from_numpy(run_resampled(run, sequence.numpy(), hidden.numpy(), fps, plan.resample_fps,
                                                    progress=progress))
     if keep_visible and sequence.shape[-1] == 3:
         # the given joints, root-relative; a frame whose pelvis is hidden has no reference: the model's output

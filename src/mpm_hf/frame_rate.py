@@ -117,7 +117,7 @@ def run_resampled(
         run: ``run(resampled (M, J, C) NaN where missing, hidden (M, J) bool, needed (K,) int64, advance)`` ->
             ``(M, J, D)`` predictions at the model-rate frames; only the ``needed`` ones are read. ``advance(n)``
             reports ``n`` more model-rate frames done.
-        values: ``(N, J, C)`` at ``fps``, NaN allowed where ``missing (N, J)``.
+        values: ``(N, J, C)`` at ``fps``; entries where ``missing (N, J)`` are ignored (NaN or anything).
         fps, model_fps: the input's rate and the model's.
         frames: the input frames wanted (default every one).
         progress: called with increments of input frames done (model-rate frames scaled by ``fps / model_fps``).

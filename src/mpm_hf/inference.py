@@ -179,5 +179,4 @@ def _lift_resampled(
                                        flip_test=flip_test, downsample=step, frames=needed, progress=advance)
         return lifted
 
-    values = torch.where(invalid[..., None], torch.nan, keypoints).numpy()
-    return run_resampled(run, values, invalid.numpy(), fps, model_fps, frames, progress)
+    return run_resampled(run, keypoints.numpy(), invalid.numpy(), fps, model_fps, frames, progress)
