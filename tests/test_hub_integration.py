@@ -316,6 +316,20 @@ def test_completion_results_name_how_the_given_joints_were_scored():
         "flip test, given joints kept", "flip test, every joint from the model", "flip test")
 
 
+@pytest.mark.parametrize(("frame_step", "protocol"), [(1, "flip test"), (2, "flip test, every 2nd frame"),
+                                                     (3, "flip test, every 3rd frame"),
+                                                     (10, "flip test, every 10th frame"),
+                                                     (12, "flip test, every 12th frame"),
+                                                     (21, "flip test, every 21st frame")])
+def test_results_name_a_subset_of_the_frames(frame_step, protocol):
+    from mpm_hf.hub.eval_results import result_rows
+
+    report = {"task": "completion_2d", "flip_test": True, "frame_step": frame_step,
+              "mpjpe_by_occlusion": {"2 legs": 80.0}}
+    (row,) = result_rows([report], "completion_3d", "h36m")
+    assert row.protocol == protocol
+
+
 @pytest.mark.parametrize(
     ("results", "message"),
     [

@@ -2,7 +2,8 @@
 
 A report is the JSON written by ``examples/evaluate.py --json``: ``mpjpe`` / ``p_mpjpe`` in millimetres, ``pck`` /
 ``auc`` in %, ``mpjpe_by_occlusion`` (setting -> mm), with ``task``, ``dataset``, ``subjects`` (or ``split``),
-``keypoints`` (the 2D source, e.g. ``gt`` or ``sh_pt_mpii``), ``mode`` and ``flip_test``. A card takes one report,
+``keypoints`` (the 2D source, e.g. ``gt`` or ``sh_pt_mpii``), ``mode``, ``flip_test`` and ``frame_step`` (every
+N-th frame scored; the protocol names it when N > 1). A card takes one report,
 a list of them, or ``{"results": [...]}``. Values are rounded to 0.01; a report without any metric, or with a NaN /
 non-numeric value, is a ``ValueError``: numbers are never filled in.
 """
@@ -67,6 +68,11 @@ def _as_reports(results: Any) -> list[Mapping[str, Any]]:
     return list(reports)
 
 
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
 def _metric_value(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{where}: expected a finite number, got {value!r}")
@@ -90,6 +96,8 @@ def result_rows(results: Any, default_task: str, default_dataset: str) -> list[R
         parts = [str(report["mode"])] if report.get("mode") else []
         if report.get("flip_test"):
             parts.append("flip test")
+        if isinstance(report.get("frame_step"), int) and report["frame_step"] > 1:
+            parts.append(f"every {_ordinal(report['frame_step'])} frame")  # a subset of the frames, not all
         if report.get("keep_visible") is not None and task == "completion_3d":
             # the given joints kept (the paper's protocol and the pipeline's output), or the model's output everywhere
             parts.append("given joints kept" if report["keep_visible"] else "every joint from the model")
