@@ -316,6 +316,28 @@ def test_completion_results_name_how_the_given_joints_were_scored():
         "flip test, given joints kept", "flip test, every joint from the model", "flip test")
 
 
+def test_completion_results_show_the_papers_figure_for_the_same_setting():
+    from mpm_hf.hub.eval_results import result_rows, results_section
+
+    reports = [{"task": "completion_2d", "mpjpe_by_occlusion": {"2 legs": 79.9, "2 joints": 60.5}},
+               {"task": "completion_3d", "keep_visible": True, "mpjpe_by_occlusion": {"left arm": 26.6}},
+               {"task": "completion_3d", "keep_visible": False, "mpjpe_by_occlusion": {"left arm": 45.8}},
+               {"task": "completion_2d", "dataset": "3dhp", "mpjpe_by_occlusion": {"2 legs": 70.0}}]
+    table = results_section(result_rows(reports, "completion_3d", "h36m"), "org/x").splitlines()
+    assert table[0].endswith("| Value | Paper |")
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:7]]
+    assert [(row[5], row[6], row[7]) for row in cells] == [
+        ("MPJPE, 2 legs occluded (mm)", "79.90", "62.1"),  # the paper's Table 3
+        ("MPJPE, 2 joints occluded (mm)", "60.50", "-"),  # the paper has no figure for it
+        ("MPJPE, left arm occluded (mm)", "26.60", "24.0"),  # Table 4, the given joints kept as the paper scores
+        ("MPJPE, left arm occluded (mm)", "45.80", "-"),  # every joint from the model: not the paper's protocol
+        ("MPJPE, 2 legs occluded (mm)", "70.00", "-"),  # another dataset: not the paper's setting
+    ]
+    assert "Paper: the MPJPE Zhang et al. report" in table[-1]
+    lifting = results_section(result_rows([{"mpjpe": 51.8}], "lifting", "h36m"), "org/x")
+    assert "Paper" not in lifting and lifting.splitlines()[0].endswith("| Value |")
+
+
 @pytest.mark.parametrize(("frame_step", "protocol"), [(1, "flip test"), (2, "flip test, every 2nd frame"),
                                                      (3, "flip test, every 3rd frame"),
                                                      (10, "flip test, every 10th frame"),

@@ -19,7 +19,7 @@ from huggingface_hub import EvalResult
 
 from .licences import dataset_id, dataset_name
 
-__all__ = ["EVAL_RESULTS_FILE", "TASKS", "ResultRow", "eval_results", "result_rows", "results_section"]
+__all__ = ["EVAL_RESULTS_FILE", "PAPER_MPJPE", "TASKS", "ResultRow", "eval_results", "result_rows", "results_section"]
 
 EVAL_RESULTS_FILE = "eval_results.json"
 """A checkpoint folder's evaluation report, read by ``push_model_to_hub`` when ``results`` is not given."""
@@ -50,6 +50,24 @@ class ResultRow:
     metric_name: str
     metric_config: str | None
     value: float
+    paper_value: float | None = None  # the paper's figure for the same setting and protocol (``PAPER_MPJPE``)
+
+
+PAPER_MPJPE: dict[tuple[str, str], float] = {
+    # (task, occlusion setting) -> MPJPE in mm reported by the paper on Human3.6M S9 and S11 (Zhang et al., Tables 3
+    # and 4; its 243-frame model), shown beside a card's own rows. Settings are named as examples/evaluate.py names them
+    # (its Table 3 / Table 4 rows, or the --occlusions items "legs" and "arms").
+    ("completion_2d", "1 joint"): 40.5,
+    ("completion_2d", "2 legs"): 62.1,
+    ("completion_2d", "legs"): 62.1,
+    ("completion_2d", "2 arms"): 77.0,
+    ("completion_2d", "arms"): 77.0,
+    ("completion_3d", "right leg"): 13.0,
+    ("completion_3d", "left leg"): 12.4,
+    ("completion_3d", "left arm"): 24.0,
+    ("completion_3d", "right arm"): 21.6,
+}
+"""The paper's completion figures a card lists beside its own (only rows with the same task and setting)."""
 
 
 def _as_reports(results: Any) -> list[Mapping[str, Any]]:
@@ -114,10 +132,13 @@ def result_rows(results: Any, default_task: str, default_dataset: str) -> list[R
         occlusions = report.get("mpjpe_by_occlusion") or {}
         if not isinstance(occlusions, Mapping):
             raise ValueError(f"{where}.mpjpe_by_occlusion: expected a dict of setting -> mm, got {occlusions!r}")
+        # the paper scores partial 3D with the given joints kept: only such rows stand beside its figures
+        papers = common["dataset_id"] == "human3.6m" and (task != "completion_3d" or report.get("keep_visible", True))
         for setting, value in occlusions.items():
             value = _metric_value(value, f"{where}.mpjpe_by_occlusion[{setting!r}]")
             rows.append(ResultRow(**common, metric_type="mpjpe", metric_name=f"MPJPE, {setting} occluded (mm)",
-                                  metric_config=str(setting), value=value))
+                                  metric_config=str(setting), value=value,
+                                  paper_value=PAPER_MPJPE.get((task, str(setting))) if papers else None))
             found = True
         if not found:
             expected = [key for key, _, _ in _METRICS] + ["mpjpe_by_occlusion"]
@@ -153,11 +174,17 @@ def results_section(rows: Sequence[ResultRow], repo: str) -> str:
             f"Measure them with `python examples/evaluate.py --model {repo} --dataset h36m --subjects S9,S11 "
             f"--json {EVAL_RESULTS_FILE}` (mpm-hf repository)."
         )
-    lines = ["| Task | Dataset | Split | 2D input | Protocol | Metric | Value |", "|---|---|---|---|---|---|---:|"]
+    with_paper = any(row.paper_value is not None for row in rows)
+    lines = ["| Task | Dataset | Split | 2D input | Protocol | Metric | Value |" + (" Paper |" if with_paper else ""),
+             "|---|---|---|---|---|---|---:|" + ("---:|" if with_paper else "")]
     for row in rows:
         keypoints = "ground-truth 2D" if row.keypoints == "gt" else (row.keypoints or "-")
+        paper_cell = (" - |" if row.paper_value is None else f" {row.paper_value:.1f} |") if with_paper else ""
         lines.append(
             f"| {TASKS[row.task][1]} | {dataset_name(row.dataset_id)} | {row.split or '-'} | {keypoints} "
-            f"| {row.protocol or '-'} | {row.metric_name} | {row.value:.2f} |"
+            f"| {row.protocol or '-'} | {row.metric_name} | {row.value:.2f} |{paper_cell}"
         )
+    if with_paper:
+        lines.append("\nPaper: the MPJPE Zhang et al. report for the same setting (Tables 3 and 4: Human3.6M S9 "
+                     "and S11, a 243-frame model), for comparison.")
     return "\n".join(lines)
