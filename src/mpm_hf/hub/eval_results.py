@@ -2,9 +2,9 @@
 
 A report is the JSON written by ``examples/evaluate.py --json``: ``mpjpe`` / ``p_mpjpe`` in millimetres, ``pck`` /
 ``auc`` in %, ``mpjpe_by_occlusion`` (setting -> mm), with ``task``, ``dataset``, ``subjects`` (or ``split``),
-``keypoints`` (the 2D source, e.g. ``gt`` or ``sh_pt_mpii``), ``mode``, ``flip_test`` and ``frame_step`` (every
-N-th frame scored; the protocol names it when N > 1). A card takes one report,
-a list of them, or ``{"results": [...]}``. Values are rounded to 0.01; a report without any metric, or with a NaN /
+``keypoints`` (the 2D source, e.g. ``gt`` or ``sh_pt_mpii``), ``mode``, ``flip_test``, ``frame_step`` (every N-th
+frame scored; the protocol names it when N > 1) and ``keep_visible`` (partial 3D). A card takes one report, a list
+of them, or ``{"results": [...]}``. Values are rounded to 0.01; a report without any metric, or with a NaN /
 non-numeric value, is a ``ValueError``: numbers are never filled in.
 """
 
