@@ -7,8 +7,8 @@
 # docs/training_runs/s12/eval-<model>/: Table 3 (partial 2D->3D) with and without flip test, and Table 4 (partial
 # 3D->3D, given joints kept: what the 2D-only fine-tune costs the 3D task). Two models at a time, one thread each.
 export OMP_NUM_THREADS=1; PY=.venv/bin/python
-$PY scripts/average_checkpoints.py $(ls -d runs/s11-completion-2d/checkpoints/checkpoint-* | sort -V | tail -n 3) \
-  $(ls -d runs/s11-completion-2d-seq/checkpoints/checkpoint-* | sort -V | tail -n 3) --output runs/s12/soup
+latest() { ls -d runs/s11-$1/checkpoints/checkpoint-* | sort -V | tail -n $2; }  # RUN N: its N latest checkpoints
+$PY scripts/average_checkpoints.py $(latest completion-2d 3) $(latest completion-2d-seq 3) --output runs/s12/soup
 evaluate() {  # NAME MODEL
   F=docs/training_runs/s12/eval-$1; mkdir -p $F
   E="$PY examples/evaluate.py --subjects S9 --keypoints gt --frame-step 10 --no-progress --model $2"
@@ -18,8 +18,7 @@ evaluate() {  # NAME MODEL
 }
 # the runs were stopped after their checkpoints 26000 and 25000 (the learning rate down to 2e-6, the monitor level
 # over the last 3000 steps): their latest checkpoints are their final states
-last() { ls -d runs/s11-$1/checkpoints/checkpoint-* | sort -V | tail -n 1; }
 evaluate soup runs/s12/soup &
-evaluate completion-2d $(last completion-2d)
+evaluate completion-2d $(latest completion-2d 1)
 wait
-evaluate completion-2d-seq $(last completion-2d-seq)
+evaluate completion-2d-seq $(latest completion-2d-seq 1)
